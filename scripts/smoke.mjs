@@ -1,0 +1,53 @@
+// Packs the package, installs the tarball in a scratch app as a user would, and runs it from ESM and
+// CommonJS: the checks publint and attw cannot make (a broken CommonJS build passes both).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const app = mkdtempSync(join(tmpdir(), 'duta-smoke-'));
+const run = (command, args, cwd = app) => execFileSync(command, args, { cwd, encoding: 'utf8', stdio: 'pipe' });
+
+const program = (load) => `
+${load}
+const sleep = (ms, value) => new Promise((resolve) => setTimeout(resolve, ms, value));
+const failures = [];
+const check = (ok, what) => { if (!ok) failures.push(what); };
+const d = new Dispatcher({ maxWorkers: 2, timeoutMs: 50 });
+const results = await d.dispatch([
+  new Task({ id: 'ok', func: (x) => sleep(5, x * 2), args: [21] }),
+  { id: 'fails', func: async () => { throw new Error('boom'); } },
+  { id: 'slow', func: (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))) },
+]);
+check(results.map((r) => r.status).join() === 'done,failed,timeout', 'statuses: ' + results.map((r) => r.status));
+check(results[0].result === 42, 'result');
+check(results[2].error === 'task "slow" timed out after 50 ms', 'timeout message');
+d.submit({ id: 'bg', func: () => 'later' });
+check((await d.waitFor('bg')).result === 'later', 'waitFor');
+await d.shutdown();
+try { d.submit({ id: 'x', func: () => 1 }); failures.push('submit after shutdown'); } catch (e) { check(e instanceof ShutdownError, 'ShutdownError'); }
+const double = dispatchParallel({ maxWorkers: 3 })(async function double(n) { return n * 2; });
+check(JSON.stringify(await double([1, 2, 3])) === '[2,4,6]', 'dispatchParallel');
+check(double.name === 'double', 'name kept');
+const boom = dispatchParallel()(async function fails(n) { if (n === 1) throw new Error('one'); return n; });
+try { await boom([0, 1]); failures.push('fail fast'); } catch (e) { check(e instanceof TaskFailedError && e.index === 1, 'TaskFailedError'); }
+check(typeof TaskIdError === 'function', 'TaskIdError exported');
+if (failures.length > 0) { console.error('smoke failures:', failures); process.exit(1); }
+console.log('ok');
+`;
+
+try {
+  const tarball = run('npm', ['pack', '--silent', '--pack-destination', app], root).trim().split('\n').pop();
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'duta-smoke', private: true }));
+  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', join(app, tarball)]);
+  const names = '{ Dispatcher, Task, dispatchParallel, ShutdownError, TaskFailedError, TaskIdError }';
+  writeFileSync(join(app, 'esm.mjs'), program(`import ${names} from 'duta';`));
+  writeFileSync(join(app, 'cjs.cjs'), `(async () => {${program(`const ${names} = require('duta');`)}})();`);
+  for (const file of ['esm.mjs', 'cjs.cjs']) {
+    const out = run(process.execPath, [file]).trim();
+    console.log(`smoke ${file}: ${out}`);
+  }
+} finally {
+  rmSync(app, { recursive: true, force: true });
+}

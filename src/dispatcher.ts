@@ -1,0 +1,266 @@
+import { ShutdownError, TaskIdError } from './errors.js';
+import { type DispatcherOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { execute } from './policies/execution.js';
+import { type DispatchResult, failure, messageOf } from './result.js';
+import { ResultStore } from './result-store.js';
+import { Job, type JobGroup, QUEUED, SETTLED } from './scheduler/job.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import { Task, pending, readTaskFields, track } from './task.js';
+import type { CheckedTasks, ContextTaskInit, ResultOf, TaskFunction, TaskInit, TaskLike } from './types.js';
+import { checkCount, checkOptions, checkType, invalidType } from './validate.js';
+
+export interface DispatchOptions {
+  /** Aborting it ends the batch's unfinished tasks as `cancelled`; `dispatch` still resolves. */
+  readonly signal?: AbortSignal;
+}
+
+/** One result per task of a `dispatch` call, in input order, each typed from its task's `func`. */
+export type DispatchResults<T extends readonly unknown[]> = { -readonly [K in keyof T]: DispatchResult<ResultOf<T[K]>> };
+
+/**
+ * Runs tasks at most `maxWorkers` at a time, highest priority first, each with a timeout that aborts
+ * its signal, and records exactly one result per task.
+ */
+export class Dispatcher {
+  readonly #options: ResolvedOptions;
+  readonly #scheduler: Scheduler;
+  readonly #store: ResultStore;
+  /** Pending and running jobs by id: ids must be unique among them. */
+  readonly #live = new Map<string, Job>();
+  #closed = false;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(options?: DispatcherOptions) {
+    this.#options = resolveOptions(options);
+    this.#store = new ResultStore(this.#options.maxResults);
+    this.#scheduler = new Scheduler(this.#options.maxWorkers, {
+      run: (job) => execute(job, this.#options.abortGraceMs, (done, result) => this.#record(done, result)),
+      idle: () => this.#onIdle(),
+    });
+  }
+
+  /** Most task functions running at once; raising it starts queued tasks at once. */
+  get maxWorkers(): number {
+    return this.#scheduler.concurrency;
+  }
+
+  set maxWorkers(value: number) {
+    this.#scheduler.concurrency = checkCount('maxWorkers', value);
+  }
+
+  /** Slots held: running tasks, including timed-out or cancelled ones still inside their grace. */
+  get activeCount(): number {
+    return this.#scheduler.running;
+  }
+
+  /** Tasks accepted and not started yet. */
+  get pendingCount(): number {
+    return this.#scheduler.queued;
+  }
+
+  /** Finished results by task id, from `submit` and `dispatch` alike; at most `maxResults`, oldest evicted first. */
+  get results(): ReadonlyMap<string, DispatchResult> {
+    return this.#store;
+  }
+
+  /** Queues one task to run in the background and returns its id; its result is kept for `getResult`/`waitFor`. */
+  submit<R>(task: ContextTaskInit<R>): string;
+  submit<F extends TaskFunction>(task: Task<F> | TaskInit<F>): string;
+  submit(task: TaskLike): string {
+    const [job] = this.#accept([task], true);
+    return (job as Job).id;
+  }
+
+  /**
+   * Runs all tasks and resolves with one result per task, in input order. Never rejects because a task
+   * failed; rejects before running anything on invalid input or after `shutdown()`.
+   */
+  dispatch<R>(tasks: readonly ContextTaskInit<R>[], options?: DispatchOptions): Promise<DispatchResult<R>[]>;
+  dispatch<const T extends readonly TaskLike[]>(
+    tasks: T & CheckedTasks<T>,
+    options?: DispatchOptions,
+  ): Promise<DispatchResults<T>>;
+  dispatch(tasks: readonly TaskLike[], options?: DispatchOptions): Promise<DispatchResult[]> {
+    // Thrown validation errors inside the executor become the rejection, before any task is queued.
+    return new Promise<DispatchResult[]>((resolve) => {
+      const signal = readDispatchOptions(options);
+      const inputs = checkTaskList(tasks);
+      const results = new Array<DispatchResult>(inputs.length);
+      let remaining = inputs.length;
+      let unlink: (() => void) | undefined;
+      const jobs = this.#accept(inputs, false, (index, result) => {
+        results[index] = result;
+        if (--remaining === 0) {
+          unlink?.();
+          resolve(results);
+        }
+      });
+      if (remaining === 0) {
+        resolve(results);
+      } else if (signal !== undefined) {
+        unlink = this.#link(jobs, signal);
+      }
+    });
+  }
+
+  /** Queues all tasks and returns a promise of each one's result by id, without waiting. */
+  dispatchNowait<R>(tasks: readonly ContextTaskInit<R>[]): Map<string, Promise<DispatchResult<R>>>;
+  dispatchNowait<const T extends readonly TaskLike[]>(
+    tasks: T & CheckedTasks<T>,
+  ): Map<string, Promise<DispatchResult<ResultOf<T[number]>>>>;
+  dispatchNowait(tasks: readonly TaskLike[]): Map<string, Promise<DispatchResult>> {
+    const promises = new Map<string, Promise<DispatchResult>>();
+    for (const job of this.#accept(checkTaskList(tasks), false)) {
+      promises.set(job.id, this.#promiseOf(job));
+    }
+    return promises;
+  }
+
+  /** The task's result once it has finished; `undefined` while it is pending or running, or for an unknown id. */
+  getResult<R = unknown>(id: string): DispatchResult<R> | undefined {
+    return this.#store.get(id) as DispatchResult<R> | undefined;
+  }
+
+  /** Resolves with the task's result when it finishes; rejects with a `TaskIdError` for an id never seen or evicted. */
+  waitFor<R = unknown>(id: string): Promise<DispatchResult<R>> {
+    const job = this.#live.get(id);
+    if (job !== undefined) {
+      return this.#promiseOf(job) as Promise<DispatchResult<R>>;
+    }
+    const result = this.#store.get(id);
+    if (result !== undefined) {
+      return Promise.resolve(result as DispatchResult<R>);
+    }
+    return Promise.reject(new TaskIdError(String(id), 'is unknown (never submitted, or evicted by maxResults)'));
+  }
+
+  /**
+   * Stops accepting work. `wait = true` lets everything queued and running finish; `wait = false`
+   * cancels queued tasks and aborts running ones. Resolves when no task holds a slot. Idempotent;
+   * `shutdown(false)` after `shutdown(true)` cancels what is left.
+   */
+  shutdown(wait = true): Promise<void> {
+    checkType('wait', wait, 'boolean');
+    this.#closed = true;
+    if (!wait) {
+      this.#cancel(this.#live.values(), new DOMException('The dispatcher was shut down without waiting', 'AbortError'));
+    }
+    if (this.#scheduler.queued + this.#scheduler.running === 0) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** `await using dispatcher = new Dispatcher()` shuts it down, waiting for its tasks, at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown(true);
+  }
+
+  #accept(
+    inputs: readonly unknown[],
+    single: boolean,
+    group: JobGroup | null = null,
+  ): Job[] {
+    if (this.#closed) {
+      throw new ShutdownError();
+    }
+    const { timeoutMs } = this.#options;
+    const jobs: Job[] = [];
+    const seen = new Set<string>();
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i];
+      const fields = readTaskFields(input, single ? 'task' : `tasks[${i}]`);
+      // A repeat within the batch is caught too: the first occurrence is as good as pending.
+      if (this.#live.has(fields.id) || seen.has(fields.id)) {
+        throw new TaskIdError(fields.id, 'is already pending or running');
+      }
+      seen.add(fields.id);
+      jobs.push(new Job(fields, timeoutMs, input instanceof Task ? input : null, group, i));
+    }
+    for (const job of jobs) {
+      if (job.task !== null) {
+        track(job.task, pending);
+      }
+      this.#store.delete(job.id);
+      this.#live.set(job.id, job);
+      this.#scheduler.enqueue(job);
+    }
+    return jobs;
+  }
+
+  /** Cancels the batch's unfinished jobs when `signal` aborts; returns the unlink function. */
+  #link(jobs: readonly Job[], signal: AbortSignal): () => void {
+    const cancel = (): void => this.#cancel(jobs, signal.reason);
+    if (signal.aborted) {
+      cancel();
+    } else {
+      signal.addEventListener('abort', cancel, { once: true });
+    }
+    return () => signal.removeEventListener('abort', cancel);
+  }
+
+  /** Ends unfinished jobs as `cancelled`: queued ones without starting, running ones by aborting their signal. */
+  #cancel(jobs: Iterable<Job>, reason: unknown): void {
+    for (const job of [...jobs]) {
+      const error = `task ${JSON.stringify(job.id)} was cancelled: ${messageOf(reason, job.id)}`;
+      if (job.state === QUEUED) {
+        this.#record(job, failure(job.id, 'cancelled', error, reason, 0));
+        this.#scheduler.withdraw();
+      } else {
+        job.abort?.('cancelled', reason, error);
+      }
+    }
+  }
+
+  #record(job: Job, result: DispatchResult): void {
+    job.state = SETTLED;
+    if (this.#live.get(job.id) === job) {
+      this.#live.delete(job.id);
+    }
+    this.#store.add(result);
+    if (job.task !== null) {
+      track(job.task, result);
+    }
+    job.group?.(job.index, result);
+    const waiters = job.waiters;
+    if (waiters !== null) {
+      job.waiters = null;
+      for (const resolve of waiters) {
+        resolve(result);
+      }
+    }
+  }
+
+  #promiseOf(job: Job): Promise<DispatchResult> {
+    return new Promise((resolve) => {
+      (job.waiters ??= []).push(resolve);
+    });
+  }
+
+  #onIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) {
+      resolve();
+    }
+  }
+}
+
+function checkTaskList(tasks: unknown): readonly unknown[] {
+  if (!Array.isArray(tasks)) {
+    invalidType('tasks', 'an array', tasks);
+  }
+  return tasks;
+}
+
+function readDispatchOptions(options: DispatchOptions | undefined): AbortSignal | undefined {
+  if (options === undefined) {
+    return undefined;
+  }
+  checkOptions('options', options, ['signal']);
+  const { signal } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw invalidType('options.signal', 'an AbortSignal', signal);
+  }
+  return signal;
+}

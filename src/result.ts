@@ -1,0 +1,65 @@
+/** A task that finished with a value. */
+export interface DispatchSuccess<R = unknown> {
+  readonly taskId: string;
+  readonly success: true;
+  readonly status: 'done';
+  readonly result: R;
+  readonly error: null;
+  /** From the task's start to its end, in milliseconds. */
+  readonly durationMs: number;
+}
+
+/** A task that threw, timed out or was cancelled. */
+export interface DispatchFailure {
+  readonly taskId: string;
+  readonly success: false;
+  readonly status: 'failed' | 'timeout' | 'cancelled';
+  readonly result: null;
+  /** Always a non-empty message, whatever the task threw. */
+  readonly error: string;
+  /**
+   * What the task threw, or the abort reason (a `TimeoutError` `DOMException` for a timeout).
+   * Not enumerable, so `JSON.stringify(result)` never trips over it.
+   */
+  readonly cause: unknown;
+  /** From the task's start to its end, in milliseconds; 0 for a task cancelled before it started. */
+  readonly durationMs: number;
+}
+
+/** How each task ended: `if (r.success)` narrows `r.result` to the task's result type. */
+export type DispatchResult<R = unknown> = DispatchSuccess<R> | DispatchFailure;
+
+export type FailureStatus = DispatchFailure['status'];
+
+export function success<R>(taskId: string, result: R, durationMs: number): DispatchSuccess<R> {
+  return { taskId, success: true, status: 'done', result, error: null, durationMs };
+}
+
+export function failure(
+  taskId: string,
+  status: FailureStatus,
+  error: string,
+  cause: unknown,
+  durationMs: number,
+): DispatchFailure {
+  const result = { taskId, success: false as const, status, result: null, error, durationMs };
+  // Defined, not assigned: a read-only, non-enumerable property that JSON and spreads leave out.
+  Object.defineProperty(result, 'cause', { value: cause });
+  return result as DispatchFailure;
+}
+
+/** A non-empty message for anything a task may throw or reject with. */
+export function messageOf(thrown: unknown, taskId: string): string {
+  const message = typeof thrown === 'string' ? thrown : (thrown as { message?: unknown } | null | undefined)?.message;
+  if (typeof message === 'string' && message !== '') {
+    return message;
+  }
+  let shown: string;
+  try {
+    shown = String(thrown);
+  } catch {
+    // An object without a usable toString (a null prototype): its type is shown instead.
+    shown = typeof thrown;
+  }
+  return `task ${JSON.stringify(taskId)} failed with ${shown === '' ? 'an empty string' : shown}`;
+}

@@ -1,0 +1,98 @@
+/** What every task function receives as its last argument. */
+export interface TaskContext {
+  /** Aborts when the task times out, is cancelled, or the dispatcher shuts down without waiting. */
+  readonly signal: AbortSignal;
+  readonly taskId: string;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+}
+
+/**
+ * Any function a task may run. Its parameters decide `args`; its (awaited) return type decides `result`.
+ * The parameters are `any[]` because this is the widest function type: with `never[]`, an unannotated
+ * parameter of an inline task function would be typed `never`.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the constraint "any function"; results stay typed.
+export type TaskFunction = (...args: any[]) => unknown;
+
+export type TaskStatus = 'pending' | 'running' | 'done' | 'failed' | 'timeout' | 'cancelled';
+
+type IsAny<T> = 0 extends 1 & T ? true : false;
+
+/** True when a last parameter is the context slot: it takes a `TaskContext` (an untyped one counts; `unknown` does not). */
+type AcceptsContext<P> = IsAny<P> extends true ? true : unknown extends P ? false : TaskContext extends P ? true : false;
+
+/** The arguments a task passes to `func`: its parameters without a trailing `TaskContext` one. */
+export type TaskArgs<F extends TaskFunction> =
+  Parameters<F> extends [...infer Rest, infer Last]
+    ? AcceptsContext<Last> extends true
+      ? Rest
+      : Parameters<F>
+    : Parameters<F>;
+
+/** What a successful task's `result` holds: the awaited return type of `func`. */
+export type TaskResultOf<F extends TaskFunction> = Awaited<ReturnType<F>>;
+
+interface TaskFields<F extends TaskFunction> {
+  /** Non-empty, unique among the dispatcher's pending and running tasks. */
+  readonly id: string;
+  /** Called as `func(...args, ctx)`. */
+  readonly func: F;
+  /** Higher starts first; equal priorities start in submission order. @default 0 */
+  readonly priority?: number;
+  /** Overrides the dispatcher's `timeoutMs` for this task. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * What `new Task(init)` takes, and what `submit`/`dispatch` accept in place of a `Task`.
+ * `args` may be left out only when `func` needs no arguments.
+ */
+export type TaskInit<F extends TaskFunction = TaskFunction> = TaskFields<F> &
+  ([] extends TaskArgs<F> ? { readonly args?: Readonly<TaskArgs<F>> } : { readonly args: Readonly<TaskArgs<F>> });
+
+/** A task whose function takes only the context: what lets an inline `(ctx) => …` be typed without annotations. */
+export type ContextTaskInit<R = unknown> = TaskInit<(ctx: TaskContext) => R>;
+
+/** The widest shape accepted wherever a task is: a `Task` or a plain `{ id, func, args?, priority?, timeoutMs? }`. */
+export interface TaskLike {
+  readonly id: string;
+  readonly func: TaskFunction;
+  readonly args?: readonly unknown[];
+  readonly priority?: number;
+  readonly timeoutMs?: number;
+}
+
+/** The result type of a task input, inferred from its `func`. */
+export type ResultOf<T> = T extends { readonly func: infer F extends TaskFunction } ? TaskResultOf<F> : never;
+
+type ArgsMatch<T> = T extends { readonly func: infer F extends TaskFunction }
+  ? IsAny<Parameters<F>[number]> extends true
+    ? true
+    : T extends { readonly args: infer A }
+      ? number extends (A & readonly unknown[])['length']
+        ? A extends readonly (infer E)[]
+          ? E extends TaskArgs<F>[number]
+            ? true
+            : false
+          : false
+        : A extends Readonly<TaskArgs<F>>
+          ? true
+          : false
+      : [] extends TaskArgs<F>
+        ? true
+        : false
+  : false;
+
+type MismatchedIndex<T extends readonly unknown[]> = {
+  [K in keyof T]: ArgsMatch<T[K]> extends true ? never : K;
+}[number];
+
+/**
+ * Compile-time check of a task list: every element's `args` must fit its `func`. A mismatch surfaces as a
+ * missing property naming the offending index. Arrays built at run time (`args: string[]`) are checked
+ * element-wise, since TypeScript cannot know their length.
+ */
+export type CheckedTasks<T extends readonly unknown[]> = [MismatchedIndex<T>] extends [never]
+  ? unknown
+  : { readonly 'args do not match func at index': MismatchedIndex<T> };
