@@ -48,6 +48,25 @@ try {
     const out = run(process.execPath, [file]).trim();
     console.log(`smoke ${file}: ${out}`);
   }
+  // The shipped declarations, as a TypeScript user compiles against them, from ESM and from CommonJS.
+  const consumer = `
+import { Dispatcher, dispatchParallel, type DispatchResult, type TaskContext } from 'duta';
+const d = new Dispatcher({ maxWorkers: 2 });
+async function summarise(doc: string, ctx: TaskContext): Promise<{ text: string }> { return { text: doc + ctx.taskId }; }
+export async function check(): Promise<string[]> {
+  const results = await d.dispatch(['a', 'b'].map((doc, i) => ({ id: String(i), func: summarise, args: [doc] })));
+  const typed: DispatchResult<{ text: string }>[] = results;
+  const double = dispatchParallel()(async (n: number) => n * 2);
+  const numbers: number[] = await double([1, 2]);
+  void numbers;
+  return typed.map((r) => (r.success ? r.result.text : r.error));
+}
+`;
+  writeFileSync(join(app, 'consumer.mts'), consumer);
+  writeFileSync(join(app, 'consumer.cts'), consumer);
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  run(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--lib', 'es2022,dom', 'consumer.mts', 'consumer.cts']);
+  console.log('smoke types: consumer.mts and consumer.cts compile');
 } finally {
   rmSync(app, { recursive: true, force: true });
 }

@@ -1,3 +1,5 @@
+/// <reference lib="esnext.disposable" preserve="true" />
+// Declares Symbol.asyncDispose for users whose `lib` predates it, so the declarations compile for them too.
 import { ShutdownError, TaskIdError } from './errors.js';
 import { type DispatcherOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { execute } from './policies/execution.js';

@@ -15,8 +15,8 @@ export class ResultStore extends Map<string, DispatchResult> {
     super();
   }
 
+  /** Adds a result whose id is not in the store (a resubmitted id's old result was deleted then). */
   add(result: DispatchResult): void {
-    this.delete(result.taskId);
     this.set(result.taskId, result);
     while (this.size > this.capacity) {
       this.delete(this.#oldest.next().value as string);

@@ -45,11 +45,21 @@ interface TaskFields<F extends TaskFunction> {
 }
 
 /**
+ * True when `args` may be left out: `func` needs no arguments, and its first parameter, if any, can take
+ * the context (so `(n?: number) => …` without `args` is refused: it would be handed the context as `n`).
+ */
+type ArgsOptional<F extends TaskFunction> = [] extends TaskArgs<F>
+  ? Parameters<F> extends []
+    ? true
+    : AcceptsContext<Parameters<F>[0]>
+  : false;
+
+/**
  * What `new Task(init)` takes, and what `submit`/`dispatch` accept in place of a `Task`.
  * `args` may be left out only when `func` needs no arguments.
  */
 export type TaskInit<F extends TaskFunction = TaskFunction> = TaskFields<F> &
-  ([] extends TaskArgs<F> ? { readonly args?: Readonly<TaskArgs<F>> } : { readonly args: Readonly<TaskArgs<F>> });
+  (ArgsOptional<F> extends true ? { readonly args?: Readonly<TaskArgs<F>> } : { readonly args: Readonly<TaskArgs<F>> });
 
 /** A task whose function takes only the context: what lets an inline `(ctx) => …` be typed without annotations. */
 export type ContextTaskInit<R = unknown> = TaskInit<(ctx: TaskContext) => R>;
@@ -79,9 +89,7 @@ type ArgsMatch<T> = T extends { readonly func: infer F extends TaskFunction }
         : A extends Readonly<TaskArgs<F>>
           ? true
           : false
-      : [] extends TaskArgs<F>
-        ? true
-        : false
+      : ArgsOptional<F>
   : false;
 
 type MismatchedIndex<T extends readonly unknown[]> = {

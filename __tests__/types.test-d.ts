@@ -1,0 +1,115 @@
+// Compile-time tests of the public types: `npm run typecheck` fails if an expectation or an
+// `@ts-expect-error` (misuse that must not compile) does not hold. Nothing here runs.
+import { expectTypeOf } from 'expect-type';
+import {
+  type DispatchResult,
+  Dispatcher,
+  type DispatcherOptions,
+  dispatchParallel,
+  Task,
+  type TaskContext,
+  TaskFailedError,
+  type TaskInit,
+  type TaskStatus,
+} from '../src/index.js';
+
+declare const d: Dispatcher;
+declare function summarise(doc: string, ctx: TaskContext): Promise<{ text: string }>;
+declare function add(a: number, b: number): number;
+
+export async function narrowing(): Promise<void> {
+  const [r] = await d.dispatch([{ id: 'a', func: summarise, args: ['doc'] }]);
+  expectTypeOf(r).toEqualTypeOf<DispatchResult<{ text: string }>>();
+  if (r.success) {
+    expectTypeOf(r.result).toEqualTypeOf<{ text: string }>();
+    expectTypeOf(r.error).toEqualTypeOf<null>();
+    expectTypeOf(r.status).toEqualTypeOf<'done'>();
+  } else {
+    expectTypeOf(r.result).toEqualTypeOf<null>();
+    expectTypeOf(r.error).toEqualTypeOf<string>();
+    expectTypeOf(r.status).toEqualTypeOf<'failed' | 'timeout' | 'cancelled'>();
+    expectTypeOf(r.cause).toEqualTypeOf<unknown>();
+  }
+  expectTypeOf(r.durationMs).toEqualTypeOf<number>();
+}
+
+export async function inferenceFromFunc(): Promise<void> {
+  // A tuple of different tasks gives a tuple of results, each typed from its func.
+  const results = await d.dispatch([
+    new Task({ id: 'sum', func: add, args: [1, 2] }),
+    { id: 'text', func: summarise, args: ['doc'] },
+    { id: 'flag', func: async () => true },
+  ]);
+  expectTypeOf(results).toEqualTypeOf<[DispatchResult<number>, DispatchResult<{ text: string }>, DispatchResult<boolean>]>();
+
+  // Tasks built with map: args from data are checked element by element.
+  const docs = ['a', 'b'];
+  const many = await d.dispatch(docs.map((doc, i) => ({ id: `d${i}`, func: summarise, args: [doc] })));
+  expectTypeOf(many).toEqualTypeOf<DispatchResult<{ text: string }>[]>();
+
+  // An inline function of the context alone gets the context typed, without annotations.
+  const fetched = await d.dispatch(docs.map((doc) => ({ id: doc, func: async (ctx) => { expectTypeOf(ctx).toEqualTypeOf<TaskContext>(); return doc.length; } })));
+  expectTypeOf(fetched).toEqualTypeOf<DispatchResult<number>[]>();
+  d.submit({ id: 's', func: (ctx) => { expectTypeOf(ctx).toEqualTypeOf<TaskContext>(); return ctx.signal.aborted; } });
+
+  const task = new Task({ id: 't', func: summarise, args: ['doc'] });
+  expectTypeOf(task.result).toEqualTypeOf<{ text: string } | null>();
+  expectTypeOf(task.args).toEqualTypeOf<Readonly<[doc: string]>>();
+  expectTypeOf(task.status).toEqualTypeOf<TaskStatus>();
+
+  const nowait = d.dispatchNowait([{ id: 'n', func: add, args: [1, 2] }]);
+  expectTypeOf(nowait).toEqualTypeOf<Map<string, Promise<DispatchResult<number>>>>();
+  expectTypeOf(d.waitFor<number>('n')).toEqualTypeOf<Promise<DispatchResult<number>>>();
+  expectTypeOf(d.getResult('n')).toEqualTypeOf<DispatchResult<unknown> | undefined>();
+  expectTypeOf(d.results).toEqualTypeOf<ReadonlyMap<string, DispatchResult>>();
+  expectTypeOf(d.shutdown()).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(d.submit({ id: 'x', func: add, args: [1, 2] })).toEqualTypeOf<string>();
+}
+
+export async function parallel(): Promise<void> {
+  const run = dispatchParallel({ maxWorkers: 4 })(summarise);
+  expectTypeOf(run).parameter(0).toEqualTypeOf<readonly (Readonly<[doc: string]> | string)[]>();
+  expectTypeOf(await run(['a', ['b']])).toEqualTypeOf<{ text: string }[]>();
+  const sum = dispatchParallel()(add);
+  expectTypeOf(await sum([[1, 2]])).toEqualTypeOf<number[]>();
+  expectTypeOf<TaskFailedError['index']>().toEqualTypeOf<number>();
+  expectTypeOf<TaskFailedError['taskId']>().toEqualTypeOf<string>();
+}
+
+export async function misuse(): Promise<void> {
+  // @ts-expect-error args are required when func needs them
+  new Task({ id: 'a', func: summarise });
+  // @ts-expect-error args must match func's parameters
+  new Task({ id: 'a', func: summarise, args: [42] });
+  // @ts-expect-error too many args
+  new Task({ id: 'a', func: add, args: [1, 2, 3] });
+  // @ts-expect-error an optional parameter would be handed the context
+  new Task({ id: 'a', func: (n?: number) => n });
+  // @ts-expect-error args that do not fit func, in a dispatch
+  await d.dispatch([{ id: 'a', func: add, args: ['1', '2'] }]);
+  // @ts-expect-error args from data of the wrong type, in a dispatch
+  await d.dispatch([1, 2].map((n) => ({ id: `${n}`, func: summarise, args: [n] })));
+  // @ts-expect-error missing args, in submit
+  d.submit({ id: 'a', func: add });
+  // @ts-expect-error id is required
+  d.submit({ func: () => 1 });
+  // @ts-expect-error func is required
+  await d.dispatch([{ id: 'a' }]);
+  // @ts-expect-error result is read-only to users
+  new Task({ id: 'a', func: () => 1 }).result = 2;
+  // @ts-expect-error maxWorkers is a number
+  new Dispatcher({ maxWorkers: '4' });
+  // @ts-expect-error unknown option
+  new Dispatcher({ concurrency: 4 });
+  // @ts-expect-error a signal must be an AbortSignal
+  await d.dispatch([], { signal: 'stop' });
+  // @ts-expect-error items must match fn's parameters
+  await dispatchParallel()(add)([['1', 2]]);
+  const r = await d.waitFor<string>('a');
+  // @ts-expect-error result is not narrowed before checking success
+  const text: string = r.result;
+  expectTypeOf(text).toBeString();
+}
+
+export const optionsType: DispatcherOptions = { maxWorkers: Infinity, timeoutMs: 30_000, abortGraceMs: 1_000, maxResults: 10_000 };
+export const initType: TaskInit<typeof add> = { id: 'a', func: add, args: [1, 2] };

@@ -1,0 +1,107 @@
+import { describe, expect, test } from '@jest/globals';
+import { Dispatcher, dispatchParallel, Task } from '../src/index.js';
+
+type Kind = typeof TypeError | typeof RangeError;
+
+/** [option, bad value, error kind, the message's "got …" part] */
+const badOptions: [string, unknown, Kind, string][] = [
+  ['maxWorkers', '4', TypeError, '"4" (string)'],
+  ['maxWorkers', 0, RangeError, '0 (number)'],
+  ['maxWorkers', -1, RangeError, '-1 (number)'],
+  ['maxWorkers', 1.5, RangeError, '1.5 (number)'],
+  ['maxWorkers', Number.NaN, RangeError, 'NaN (number)'],
+  ['maxWorkers', -Infinity, RangeError, '-Infinity (number)'],
+  ['maxWorkers', null, TypeError, 'null (object)'],
+  ['timeoutMs', '30s', TypeError, '"30s" (string)'],
+  ['timeoutMs', 0, RangeError, '0 (number)'],
+  ['timeoutMs', -5, RangeError, '-5 (number)'],
+  ['timeoutMs', Number.NaN, RangeError, 'NaN (number)'],
+  ['abortGraceMs', true, TypeError, 'true (boolean)'],
+  ['abortGraceMs', 0, RangeError, '0 (number)'],
+  ['maxResults', 0, RangeError, '0 (number)'],
+  ['maxResults', 2.5, RangeError, '2.5 (number)'],
+  ['maxResults', {}, TypeError, 'an object (object)'],
+];
+
+describe('Dispatcher options', () => {
+  test.each(badOptions)('%s = %p throws a %p naming the option and the value', (name, value, kind, got) => {
+    const make = () => new Dispatcher({ [name]: value });
+    expect(make).toThrow(kind);
+    expect(make).toThrow(`Expected \`${name}\` to be `);
+    expect(make).toThrow(`, got ${got}`);
+  });
+
+  test.each([
+    ['maxWorkers', Infinity],
+    ['timeoutMs', Infinity],
+    ['abortGraceMs', Infinity],
+    ['maxResults', Infinity],
+    ['timeoutMs', 0.5],
+  ])('%s = %p is accepted', (name, value) => {
+    expect(() => new Dispatcher({ [name]: value })).not.toThrow();
+  });
+
+  test('an unknown option is a TypeError naming it, so a typo is not silently ignored', () => {
+    expect(() => new Dispatcher({ concurrency: 8 } as never)).toThrow(TypeError);
+    expect(() => new Dispatcher({ concurrency: 8 } as never)).toThrow('Unknown option `options.concurrency`');
+  });
+
+  test('options that are not an object are a TypeError', () => {
+    expect(() => new Dispatcher(42 as never)).toThrow('Expected `options` to be an object, got 42 (number)');
+    expect(() => new Dispatcher(null as never)).toThrow(TypeError);
+  });
+
+  test('an option given as undefined takes its default', () => {
+    expect(new Dispatcher({ maxWorkers: undefined }).maxWorkers).toBe(4);
+  });
+
+  test('dispatchParallel validates the same options when it is set up', () => {
+    expect(() => dispatchParallel({ timeoutMs: -1 })).toThrow(RangeError);
+    expect(() => dispatchParallel({ timeoutMs: -1 })).toThrow('`timeoutMs`');
+  });
+});
+
+/** [field, bad value, error kind, the message's "got …" part] */
+const badFields: [string, unknown, Kind, string][] = [
+  ['id', undefined, TypeError, 'undefined (undefined)'],
+  ['id', 7, TypeError, '7 (number)'],
+  ['id', '', RangeError, '"" (string)'],
+  ['func', 'fetch', TypeError, '"fetch" (string)'],
+  ['func', undefined, TypeError, 'undefined (undefined)'],
+  ['args', 'a,b', TypeError, '"a,b" (string)'],
+  ['args', { 0: 'a' }, TypeError, 'an object (object)'],
+  ['priority', '1', TypeError, '"1" (string)'],
+  ['priority', Number.NaN, RangeError, 'NaN (number)'],
+  ['priority', Infinity, RangeError, 'Infinity (number)'],
+  ['timeoutMs', 0, RangeError, '0 (number)'],
+  ['timeoutMs', '1s', TypeError, '"1s" (string)'],
+];
+
+describe('task fields', () => {
+  const valid = { id: 'ok', func: () => 1 };
+
+  test.each(badFields)('%s = %p throws a %p from new Task, submit and dispatch, naming the field', async (field, value, kind, got) => {
+    const init = { ...valid, [field]: value } as never;
+    expect(() => new Task(init)).toThrow(kind);
+    expect(() => new Task(init)).toThrow(`Expected \`task.${field}\` to be `);
+    expect(() => new Task(init)).toThrow(`, got ${got}`);
+    const d = new Dispatcher();
+    expect(() => d.submit(init)).toThrow(`Expected \`task.${field}\``);
+    await expect(d.dispatch([valid, init])).rejects.toThrow(`Expected \`tasks[1].${field}\``);
+    expect(() => d.dispatchNowait([init])).toThrow(`Expected \`tasks[0].${field}\``);
+    // Nothing was queued, and the dispatcher is still usable.
+    expect(d.pendingCount + d.activeCount).toBe(0);
+    await expect(d.dispatch([valid])).resolves.toMatchObject([{ status: 'done', result: 1 }]);
+  });
+
+  test('a task that is not an object is a TypeError', () => {
+    expect(() => new Dispatcher().submit('task' as never)).toThrow('Expected `task` to be an object, got "task" (string)');
+    expect(() => new Task(undefined as never)).toThrow(TypeError);
+  });
+
+  test('unknown task fields are ignored, so callers can carry their own metadata', async () => {
+    const d = new Dispatcher();
+    const [r] = await d.dispatch([{ ...valid, meta: { user: 'u1' } } as never]);
+    expect(r).toMatchObject({ status: 'done' });
+  });
+});
