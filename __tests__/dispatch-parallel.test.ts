@@ -54,6 +54,7 @@ describe('dispatchParallel', () => {
   test('fails fast: the first failure rejects with a TaskFailedError and aborts the rest', async () => {
     const started: number[] = [];
     const aborted: number[] = [];
+    const reasons: unknown[] = [];
     const boom = new Error('item two broke');
     const run = dispatchParallel({ maxWorkers: 2 })(async function fetchItem(i: number, ctx: TaskContext) {
       started.push(i);
@@ -61,7 +62,10 @@ describe('dispatchParallel', () => {
         await flush(3);
         throw boom;
       }
-      ctx.signal.addEventListener('abort', () => aborted.push(i));
+      ctx.signal.addEventListener('abort', () => {
+        aborted.push(i);
+        reasons.push(ctx.signal.reason);
+      });
       return untilAborted(ctx);
     });
     const error = await run([0, 1, 2, 3]).catch((e: unknown) => e);
@@ -76,6 +80,8 @@ describe('dispatchParallel', () => {
     expect(started.slice(0, 2)).toEqual([0, 1]);
     expect(started).not.toContain(3);
     expect(aborted.sort()).toEqual(started.filter((i) => i !== 1).sort());
+    expect(reasons.every((reason) => reason instanceof DOMException && reason.name === 'AbortError')).toBe(true);
+    expect((reasons[0] as DOMException | undefined)?.message).toBe(failed.message);
   });
 
   test('a timeout counts as a failure', async () => {

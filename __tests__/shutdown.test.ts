@@ -112,7 +112,10 @@ describe('shutdown(false)', () => {
     expect(d.getResult('queued')?.status).toBe('cancelled');
   });
 
-  test('rejects a wait flag that is not a boolean', () => {
-    expect(() => new Dispatcher().shutdown('no' as never)).toThrow('Expected `wait` to be a boolean, got "no" (string)');
+  test('rejects a wait flag that is not a boolean, as a rejection rather than a throw', async () => {
+    const d = new Dispatcher();
+    await expect(d.shutdown('no' as never)).rejects.toThrow('Expected `wait` to be a boolean, got "no" (string)');
+    // Nothing was shut down.
+    expect(d.submit({ id: 'still-open', func: () => 1 })).toBe('still-open');
   });
 });

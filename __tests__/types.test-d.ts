@@ -52,6 +52,20 @@ export async function inferenceFromFunc(): Promise<void> {
   expectTypeOf(fetched).toEqualTypeOf<DispatchResult<number>[]>();
   d.submit({ id: 's', func: (ctx) => { expectTypeOf(ctx).toEqualTypeOf<TaskContext>(); return ctx.signal.aborted; } });
 
+  // Async functions of the context alone (or of nothing) are typed by their awaited value.
+  const [one] = await d.dispatch([{ id: 'a', func: async () => 1 }]);
+  expectTypeOf(one).toEqualTypeOf<DispatchResult<number>>();
+  const pair = await d.dispatch([
+    { id: 'a', func: async (ctx) => ctx.attempt },
+    { id: 'b', func: async (ctx) => ctx.taskId },
+  ]);
+  expectTypeOf(pair).toEqualTypeOf<[DispatchResult<number>, DispatchResult<string>]>();
+  const [fromTask] = await d.dispatch([new Task({ id: 't', func: async () => 'x' })]);
+  expectTypeOf(fromTask).toEqualTypeOf<DispatchResult<string>>();
+  expectTypeOf(d.dispatchNowait([{ id: 'c', func: async (ctx) => ctx.signal.aborted }])).toEqualTypeOf<
+    Map<string, Promise<DispatchResult<boolean>>>
+  >();
+
   const task = new Task({ id: 't', func: summarise, args: ['doc'] });
   expectTypeOf(task.result).toEqualTypeOf<{ text: string } | null>();
   expectTypeOf(task.args).toEqualTypeOf<Readonly<[doc: string]>>();

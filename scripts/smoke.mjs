@@ -33,6 +33,15 @@ check(double.name === 'double', 'name kept');
 const boom = dispatchParallel()(async function fails(n) { if (n === 1) throw new Error('one'); return n; });
 try { await boom([0, 1]); failures.push('fail fast'); } catch (e) { check(e instanceof TaskFailedError && e.index === 1, 'TaskFailedError'); }
 check(typeof TaskIdError === 'function', 'TaskIdError exported');
+if (typeof require === 'undefined') {
+  // An app that loads both builds: a Task made by the CommonJS copy is still tracked by the ESM one.
+  const { createRequire } = await import('node:module');
+  const { Task: OtherTask } = createRequire(process.cwd() + '/')('duta');
+  check(OtherTask !== Task, 'two copies loaded');
+  const foreign = new OtherTask({ id: 'foreign', func: () => 'tracked' });
+  await new Dispatcher().dispatch([foreign]);
+  check(foreign.status === 'done' && foreign.result === 'tracked', 'a Task from the other build is tracked');
+}
 if (failures.length > 0) { console.error('smoke failures:', failures); process.exit(1); }
 console.log('ok');
 `;

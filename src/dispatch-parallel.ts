@@ -2,7 +2,6 @@ import { Dispatcher } from './dispatcher.js';
 import { TaskFailedError } from './errors.js';
 import type { DispatcherOptions } from './options.js';
 import { resolveOptions } from './options.js';
-import type { DispatchResult } from './result.js';
 import type { TaskArgs, TaskFunction, TaskLike, TaskResultOf } from './types.js';
 import { checkType, invalidType } from './validate.js';
 
@@ -38,21 +37,27 @@ export function dispatchParallel(
           invalidType('items', 'an array', items);
         }
         const dispatcher = new Dispatcher(options);
+        const controller = new AbortController();
         const tasks: TaskLike[] = items.map((item: unknown, index) => ({
           id: `${name}#${index}`,
           func: fn,
           args: Array.isArray(item) ? item : [item],
         }));
-        const settled = [...dispatcher.dispatchNowait(tasks).values()].map((promise, index) =>
-          promise.then((result: DispatchResult) => {
-            if (!result.success) {
-              reject(new TaskFailedError(result.taskId, index, result.error, result.cause));
-              void dispatcher.shutdown(false);
+        void dispatcher.dispatch(tasks, { signal: controller.signal }).then((results) => {
+          if (results.every((result) => result.success)) {
+            resolve(results.map((result) => result.result as TaskResultOf<F>));
+          }
+        });
+        // The first failure rejects at once and cancels the rest, whose own ends are then no news.
+        tasks.forEach((task, index) =>
+          dispatcher.waitFor(task.id).then((result) => {
+            if (!result.success && !controller.signal.aborted) {
+              const error = new TaskFailedError(result.taskId, index, result.error, result.cause);
+              controller.abort(new DOMException(error.message, 'AbortError'));
+              reject(error);
             }
-            return result.result as TaskResultOf<F>;
           }),
         );
-        void Promise.all(settled).then(resolve);
       });
     Object.defineProperty(parallel, 'name', { value: fn.name });
     return parallel;

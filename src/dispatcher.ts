@@ -7,7 +7,7 @@ import { type DispatchResult, failure, messageOf } from './result.js';
 import { ResultStore } from './result-store.js';
 import { Job, type JobGroup, QUEUED, SETTLED } from './scheduler/job.js';
 import { Scheduler } from './scheduler/scheduler.js';
-import { Task, pending, readTaskFields, track } from './task.js';
+import { isTask, pending, readTaskFields, type Task, track } from './task.js';
 import type { CheckedTasks, ContextTaskInit, ResultOf, TaskFunction, TaskInit, TaskLike } from './types.js';
 import { checkCount, checkOptions, checkType, invalidType } from './validate.js';
 
@@ -77,7 +77,7 @@ export class Dispatcher {
    * Runs all tasks and resolves with one result per task, in input order. Never rejects because a task
    * failed; rejects before running anything on invalid input or after `shutdown()`.
    */
-  dispatch<R>(tasks: readonly ContextTaskInit<R>[], options?: DispatchOptions): Promise<DispatchResult<R>[]>;
+  dispatch<const T extends readonly ContextTaskInit[]>(tasks: T, options?: DispatchOptions): Promise<DispatchResults<T>>;
   dispatch<const T extends readonly TaskLike[]>(
     tasks: T & CheckedTasks<T>,
     options?: DispatchOptions,
@@ -106,7 +106,7 @@ export class Dispatcher {
   }
 
   /** Queues all tasks and returns a promise of each one's result by id, without waiting. */
-  dispatchNowait<R>(tasks: readonly ContextTaskInit<R>[]): Map<string, Promise<DispatchResult<R>>>;
+  dispatchNowait<const T extends readonly ContextTaskInit[]>(tasks: T): Map<string, Promise<DispatchResult<ResultOf<T[number]>>>>;
   dispatchNowait<const T extends readonly TaskLike[]>(
     tasks: T & CheckedTasks<T>,
   ): Map<string, Promise<DispatchResult<ResultOf<T[number]>>>>;
@@ -133,7 +133,7 @@ export class Dispatcher {
     if (result !== undefined) {
       return Promise.resolve(result as DispatchResult<R>);
     }
-    return Promise.reject(new TaskIdError(String(id), 'is unknown (never submitted, or evicted by maxResults)'));
+    return Promise.reject(new TaskIdError(String(id), 'is unknown or evicted'));
   }
 
   /**
@@ -142,10 +142,14 @@ export class Dispatcher {
    * `shutdown(false)` after `shutdown(true)` cancels what is left.
    */
   shutdown(wait = true): Promise<void> {
-    checkType('wait', wait, 'boolean');
+    try {
+      checkType('wait', wait, 'boolean');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.#closed = true;
     if (!wait) {
-      this.#cancel(this.#live.values(), new DOMException('The dispatcher was shut down without waiting', 'AbortError'));
+      this.#cancel(this.#live.values(), new DOMException('The dispatcher shut down', 'AbortError'));
     }
     if (this.#scheduler.queued + this.#scheduler.running === 0) {
       return Promise.resolve();
@@ -177,7 +181,7 @@ export class Dispatcher {
         throw new TaskIdError(fields.id, 'is already pending or running');
       }
       seen.add(fields.id);
-      jobs.push(new Job(fields, timeoutMs, input instanceof Task ? input : null, group, i));
+      jobs.push(new Job(fields, timeoutMs, isTask(input) ? input : null, group, i));
     }
     for (const job of jobs) {
       if (job.task !== null) {
@@ -261,8 +265,9 @@ function readDispatchOptions(options: DispatchOptions | undefined): AbortSignal 
   }
   checkOptions('options', options, ['signal']);
   const { signal } = options;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw invalidType('options.signal', 'an AbortSignal', signal);
+  // Duck-typed rather than `instanceof`, so a signal from another realm or a polyfill is accepted.
+  if (signal !== undefined && typeof signal?.addEventListener !== 'function') {
+    invalidType('options.signal', 'an AbortSignal', signal);
   }
   return signal;
 }

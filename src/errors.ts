@@ -8,7 +8,7 @@ export class ShutdownError extends Error {
   override readonly name = 'ShutdownError';
 
   constructor() {
-    super('The dispatcher is shut down: it takes no new tasks');
+    super('The dispatcher is shut down');
   }
 }
 

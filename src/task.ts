@@ -2,8 +2,15 @@ import type { DispatchResult } from './result.js';
 import type { TaskArgs, TaskFunction, TaskInit, TaskLike, TaskResultOf, TaskStatus } from './types.js';
 import { checkDuration, checkFinite, checkObject, checkString, checkType, invalidType } from './validate.js';
 
+/**
+ * Marks Task instances across copies of this package: an app that loads both the ESM and the CommonJS
+ * build has two `Task` classes, and either one's instances must count as tasks in both.
+ */
+const brand = Symbol.for('duta.Task');
+
 /** A unit of work: `func(...args, ctx)`, with fields the dispatcher keeps up to date as it runs. */
 export class Task<F extends TaskFunction = TaskFunction> {
+
   declare readonly id: string;
   declare readonly func: F;
   declare readonly args: Readonly<TaskArgs<F>>;
@@ -20,6 +27,10 @@ export class Task<F extends TaskFunction = TaskFunction> {
 
   constructor(init: TaskInit<F>) {
     Object.assign(this, readTaskFields(init, 'task'));
+  }
+
+  get [brand](): true {
+    return true;
   }
 
   toJSON(): {
@@ -45,6 +56,8 @@ export class Task<F extends TaskFunction = TaskFunction> {
   }
 }
 
+export const isTask = (value: unknown): value is Task => (value as { [brand]?: true } | null)?.[brand] === true;
+
 export interface TaskFields {
   readonly id: string;
   readonly func: TaskFunction;
@@ -55,7 +68,7 @@ export interface TaskFields {
 
 /** Validates a `Task` or a plain task object; `where` names it in error messages (`task`, `tasks[2]`). */
 export function readTaskFields(input: unknown, where: string): TaskFields {
-  if (input instanceof Task) {
+  if (isTask(input)) {
     return input;
   }
   const { id, func, args = [], priority = 0, timeoutMs } = checkObject(where, input) as Partial<TaskLike>;

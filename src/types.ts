@@ -62,7 +62,7 @@ export type TaskInit<F extends TaskFunction = TaskFunction> = TaskFields<F> &
   (ArgsOptional<F> extends true ? { readonly args?: Readonly<TaskArgs<F>> } : { readonly args: Readonly<TaskArgs<F>> });
 
 /** A task whose function takes only the context: what lets an inline `(ctx) => …` be typed without annotations. */
-export type ContextTaskInit<R = unknown> = TaskInit<(ctx: TaskContext) => R>;
+export type ContextTaskInit<R = unknown> = TaskInit<(ctx: TaskContext) => R | PromiseLike<R>>;
 
 /** The widest shape accepted wherever a task is: a `Task` or a plain `{ id, func, args?, priority?, timeoutMs? }`. */
 export interface TaskLike {

@@ -7,7 +7,7 @@
 /** Renders a received value for an error message, short and never throwing. */
 export function describeValue(value: unknown): string {
   const type = typeof value;
-  return `${type === 'string' ? JSON.stringify(value) : type === 'number' || type === 'boolean' || value == null ? String(value) : type === 'object' ? 'an object' : `a ${type}`} (${type})`;
+  return `${type === 'string' ? JSON.stringify(value) : type === 'number' || type === 'boolean' || type === 'bigint' || value == null ? String(value) : type === 'object' ? 'an object' : `a ${type}`} (${type})`;
 }
 
 function fail(Kind: typeof TypeError, name: string, expected: string, value: unknown): never {
@@ -81,7 +81,7 @@ export function checkObject(name: string, value: unknown): object {
 export function checkOptions(name: string, value: unknown, known: readonly string[]): object {
   for (const key of Object.keys(checkObject(name, value))) {
     if (!known.includes(key)) {
-      throw new TypeError(`Unknown option \`${name}.${key}\`; known options: ${known.join(', ')}`);
+      throw new TypeError(`Unknown option \`${name}.${key}\` (known: ${known})`);
     }
   }
   return value as object;
