@@ -57,9 +57,31 @@ try {
     const out = run(process.execPath, [file]).trim();
     console.log(`smoke ${file}: ${out}`);
   }
+  // duta/testing from both module systems, and its CLI through the package's bin.
+  writeFileSync(join(app, 'testing.mjs'), `import { startMockLlm } from 'duta/testing';
+const server = await startMockLlm({ latencyMs: 0 });
+const res = await fetch(server.url + '/chat/completions', { method: 'POST', body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] }) });
+const ok = res.status === 200 && server.stats().requests === 1;
+await server.close();
+console.log(ok ? 'ok' : 'failed');
+process.exit(ok ? 0 : 1);
+`);
+  writeFileSync(join(app, 'testing.cjs'), `const { startMockLlm } = require('duta/testing');
+startMockLlm({ latencyMs: 0 }).then(async (server) => { await server.close(); console.log(typeof server.url === 'string' ? 'ok' : 'failed'); });
+`);
+  for (const file of ['testing.mjs', 'testing.cjs']) {
+    console.log(`smoke ${file}: ${run(process.execPath, [file]).trim()}`);
+  }
+  const help = run(join(app, 'node_modules', '.bin', 'duta-mock-llm'), ['--help']);
+  if (!help.startsWith('Usage: duta-mock-llm')) {
+    throw new Error(`duta-mock-llm --help printed: ${help}`);
+  }
+  console.log('smoke bin: duta-mock-llm --help ok');
   // The shipped declarations, as a TypeScript user compiles against them, from ESM and from CommonJS.
   const consumer = `
 import { Dispatcher, dispatchParallel, type DispatchResult, type TaskContext } from 'duta';
+import { startMockLlm, type MockLlmStats } from 'duta/testing';
+export async function witness(): Promise<MockLlmStats> { const server = await startMockLlm({ latencyMs: { median: 100, spread: 0.3 } }); await server.close(); return server.stats(); }
 const d = new Dispatcher({ maxWorkers: 2 });
 async function summarise(doc: string, ctx: TaskContext): Promise<{ text: string }> { return { text: doc + ctx.taskId }; }
 export async function check(): Promise<string[]> {

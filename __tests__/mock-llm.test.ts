@@ -1,0 +1,243 @@
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { type MockLlm, type MockLlmOptions, startMockLlm } from '../src/testing/index.js';
+import { SlidingWindow, formatDuration } from '../src/testing/window.js';
+import { randomStream } from '../src/testing/random.js';
+
+const servers: MockLlm[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+async function start(options: MockLlmOptions): Promise<MockLlm> {
+  const server = await startMockLlm(options);
+  servers.push(server);
+  return server;
+}
+
+const chat = (server: MockLlm, body: object = {}, init: RequestInit = {}) =>
+  fetch(`${server.url}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'mock-gpt', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 16, ...body }),
+    ...init,
+  });
+
+async function until(check: () => boolean, timeoutMs = 2_000): Promise<void> {
+  const started = performance.now();
+  while (!check()) {
+    if (performance.now() - started > timeoutMs) {
+      throw new Error('condition not met in time');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('the mock LLM server', () => {
+  test('listens on 127.0.0.1 with a free port and a /v1 base URL', async () => {
+    const server = await start({ latencyMs: 0 });
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+    expect(server.port).toBeGreaterThan(0);
+    const models = (await (await fetch(`${server.url}/models`)).json()) as { data: { id: string }[] };
+    expect(models.data[0]?.id).toBe('mock-gpt');
+  });
+
+  test('answers in the OpenAI shape with usage estimated from the text', async () => {
+    const server = await start({ latencyMs: 0 });
+    const res = await chat(server);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as {
+      id: string;
+      object: string;
+      choices: { message: { role: string; content: string }; finish_reason: string }[];
+      usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+    };
+    expect(body.object).toBe('chat.completion');
+    expect(body.choices[0]?.message.role).toBe('assistant');
+    expect(body.choices[0]?.message.content.split(' ')).toHaveLength(body.usage.completion_tokens);
+    expect(body.usage.completion_tokens).toBeLessThanOrEqual(16);
+    expect(body.usage.total_tokens).toBe(body.usage.prompt_tokens + body.usage.completion_tokens);
+    expect(server.stats()).toMatchObject({ requests: 1, byStatus: { 200: 1 }, tokens: body.usage.total_tokens });
+  });
+
+  test('streams server-sent events ending in [DONE]', async () => {
+    const server = await start({ latencyMs: 0 });
+    const res = await chat(server, { stream: true, stream_options: { include_usage: true } });
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    const events = (await res.text()).trim().split('\n\n');
+    expect(events.at(-1)).toBe('data: [DONE]');
+    const chunks = events.slice(0, -1).map((event) => JSON.parse(event.slice('data: '.length)) as { choices: { delta: { content?: string } }[]; usage?: { total_tokens: number } });
+    const text = chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('');
+    expect(text.length).toBeGreaterThan(0);
+    expect(chunks.at(-1)?.usage?.total_tokens).toBe(server.stats().tokens);
+  });
+
+  test('a bad request gets a 400 with an OpenAI-shaped error, and the server stays up', async () => {
+    const server = await start({ latencyMs: 0 });
+    for (const body of ['not json', '{"messages": []}', '{"messages": [{"role": "user", "content": "x"}], "max_tokens": 0}']) {
+      const res = await fetch(`${server.url}/chat/completions`, { method: 'POST', body });
+      expect(res.status).toBe(400);
+      const { error } = (await res.json()) as { error: { message: string; type: string } };
+      expect(error.type).toBe('invalid_request_error');
+      expect(error.message.length).toBeGreaterThan(0);
+    }
+    expect((await chat(server)).status).toBe(200);
+    expect(server.stats()).toMatchObject({ requests: 4, byStatus: { 400: 3, 200: 1 }, peakConcurrent: 1 });
+  });
+
+  test('over the requests-per-minute limit it answers 429 with retry-after and rate-limit headers', async () => {
+    const server = await start({ latencyMs: 0, requestsPerMinute: 2 });
+    expect((await chat(server)).status).toBe(200);
+    expect((await chat(server)).status).toBe(200);
+    const limited = await chat(server);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(59);
+    expect(Number(limited.headers.get('retry-after-ms'))).toBeGreaterThan(59_000);
+    expect(limited.headers.get('x-ratelimit-limit-requests')).toBe('2');
+    expect(limited.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    expect(limited.headers.get('x-ratelimit-reset-requests')).toMatch(/^(59s|1m0s)$/);
+    // A 429 uses no quota: the window still counts two requests.
+    expect(server.stats().window.requests).toBe(2);
+    expect(server.stats().byStatus).toEqual({ 200: 2, 429: 1 });
+  });
+
+  test('the tokens-per-minute limit charges prompt tokens plus max_tokens at admission', async () => {
+    const server = await start({ latencyMs: 0, tokensPerMinute: 100 });
+    expect((await chat(server, { max_tokens: 60 })).status).toBe(200);
+    const limited = await chat(server, { max_tokens: 60 });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('x-ratelimit-limit-tokens')).toBe('100');
+    expect(Number(limited.headers.get('x-ratelimit-remaining-tokens'))).toBeLessThan(60);
+    expect((await chat(server, { max_tokens: 10 })).status).toBe(200);
+  });
+
+  test('over maxConcurrent it answers 429 at once, and only admitted requests count as in flight', async () => {
+    const server = await start({ latencyMs: 200, maxConcurrent: 2 });
+    const first = [chat(server), chat(server)];
+    await until(() => server.stats().inFlight === 2);
+    const third = await chat(server);
+    expect(third.status).toBe(429);
+    expect(server.stats()).toMatchObject({ inFlight: 2, peakConcurrent: 2 });
+    await Promise.all(first);
+  });
+
+  test('failFirst scripts the first responses and uses no quota', async () => {
+    const server = await start({ latencyMs: 0, failFirst: { count: 2, status: 429 }, requestsPerMinute: 1 });
+    expect((await chat(server)).status).toBe(429);
+    expect((await chat(server)).status).toBe(429);
+    expect((await chat(server)).status).toBe(200);
+    const bare = await start({ latencyMs: 0, failFirst: 1 });
+    expect((await chat(bare)).status).toBe(503);
+    expect((await chat(bare)).status).toBe(200);
+  });
+
+  test('errorRate answers 500 and 503, about half each', async () => {
+    const server = await start({ latencyMs: 0, errorRate: 1 });
+    const statuses = await Promise.all(Array.from({ length: 40 }, async () => (await chat(server)).status));
+    expect(new Set(statuses)).toEqual(new Set([500, 503]));
+    const { byStatus } = server.stats();
+    expect((byStatus[500] ?? 0) + (byStatus[503] ?? 0)).toBe(40);
+  });
+
+  test('a client that hangs up on an admitted request is counted as client-aborted', async () => {
+    const server = await start({ latencyMs: 0, hangRate: 1 });
+    const controller = new AbortController();
+    const pending = chat(server, {}, { signal: controller.signal }).catch((error: unknown) => error);
+    await until(() => server.stats().inFlight === 1);
+    controller.abort();
+    expect(await pending).toMatchObject({ name: 'AbortError' });
+    await until(() => server.stats().inFlight === 0);
+    expect(server.stats()).toMatchObject({ clientAborted: 1, byStatus: {} });
+  });
+
+  test('a reset connection fails the client and is neither a status nor a client abort', async () => {
+    const server = await start({ latencyMs: 10, resetRate: 1 });
+    await expect(chat(server).then((res) => res.json())).rejects.toThrow();
+    await until(() => server.stats().inFlight === 0);
+    expect(server.stats()).toMatchObject({ requests: 1, byStatus: {}, clientAborted: 0 });
+  });
+
+  test('close() ends hanging requests and open sockets, and does not count them as client aborts', async () => {
+    const server = await startMockLlm({ hangRate: 1 });
+    const pending = Promise.all([chat(server), chat(server)].map((p) => p.catch((error: unknown) => error)));
+    await until(() => server.stats().inFlight === 2);
+    await server.close();
+    // fetch's errors come from another realm under Jest, so they are told apart by shape.
+    expect((await pending).map((outcome) => (outcome as Error).name)).toEqual(['TypeError', 'TypeError']);
+    expect(server.stats()).toMatchObject({ inFlight: 0, clientAborted: 0, connections: 0 });
+  });
+
+  test('a seeded run gives each request the same fate and latency, however requests interleave', async () => {
+    const options = { seed: 7, errorRate: 0.3, latencyMs: { min: 0, max: 5 } } as const;
+    const fates = async (order: 'sequential' | 'parallel'): Promise<number[]> => {
+      const server = await start(options);
+      if (order === 'sequential') {
+        const statuses: number[] = [];
+        for (let i = 0; i < 30; i++) {
+          statuses.push((await chat(server)).status);
+        }
+        return statuses;
+      }
+      // In parallel the arrival order is the send order on one connection-less burst; compare as counts.
+      return Promise.all(Array.from({ length: 30 }, async () => (await chat(server)).status));
+    };
+    const first = await fates('sequential');
+    expect(await fates('sequential')).toEqual(first);
+    const parallel = await fates('parallel');
+    expect(parallel.filter((s) => s !== 200)).toHaveLength(first.filter((s) => s !== 200).length);
+  });
+
+  test('reset() clears the counters, the windows and the failFirst script', async () => {
+    const server = await start({ latencyMs: 0, requestsPerMinute: 1, failFirst: { count: 5, status: 500 } });
+    expect((await chat(server)).status).toBe(500);
+    server.reset();
+    expect(server.stats()).toMatchObject({ requests: 0, byStatus: {}, tokens: 0, window: { requests: 0, tokens: 0 } });
+    expect((await chat(server)).status).toBe(200);
+    expect((await chat(server)).status).toBe(429);
+    server.reset();
+    expect((await chat(server)).status).toBe(200);
+  });
+
+  test.each([
+    [{ latencyMs: -1 }, RangeError, '`latencyMs`'],
+    [{ latencyMs: { median: 100, spread: 'wide' } }, TypeError, '`latencyMs.spread`'],
+    [{ errorRate: 2 }, RangeError, '`errorRate`'],
+    [{ errorRate: 0.6, hangRate: 0.6 }, RangeError, 'errorRate + hangRate + resetRate'],
+    [{ failFirst: { count: 1, status: 200 } }, RangeError, '`failFirst.status`'],
+    [{ requestsPerMinute: 0 }, RangeError, '`requestsPerMinute`'],
+    [{ port: 70_000 }, RangeError, '`port`'],
+    [{ rpm: 5 }, TypeError, 'Unknown option `options.rpm`'],
+  ])('rejects bad options: %p', async (options, kind, message) => {
+    await expect(startMockLlm(options as MockLlmOptions)).rejects.toThrow(kind);
+    await expect(startMockLlm(options as MockLlmOptions)).rejects.toThrow(message);
+  });
+});
+
+describe('SlidingWindow', () => {
+  test('counts charges of the last 60 s and says how long until an amount fits', () => {
+    const window = new SlidingWindow(10);
+    window.charge(6, 0);
+    window.charge(4, 30_000);
+    expect(window.used(30_000)).toBe(10);
+    expect(window.waitMs(1, 30_000)).toBe(30_000);
+    expect(window.waitMs(5, 30_000)).toBe(30_000);
+    expect(window.waitMs(7, 30_000)).toBe(60_000);
+    expect(window.used(60_000)).toBe(4);
+    expect(window.waitMs(6, 60_000)).toBe(0);
+    expect(window.waitMs(11, 60_000)).toBe(60_000);
+    expect(window.resetMs(60_000)).toBe(30_000);
+  });
+
+  test('formats reset durations as providers do', () => {
+    expect([250, 1_000, 1_001, 59_000, 60_000, 360_000].map(formatDuration)).toEqual(['250ms', '1s', '2s', '59s', '1m0s', '6m0s']);
+  });
+});
+
+describe('randomStream', () => {
+  test('is reproducible per seed and index, and differs between them', () => {
+    const draw = (seed: number, index: number) => Array.from({ length: 3 }, randomStream(seed, index));
+    expect(draw(1, 0)).toEqual(draw(1, 0));
+    expect(draw(1, 0)).not.toEqual(draw(1, 1));
+    expect(draw(1, 0)).not.toEqual(draw(2, 0));
+    expect(draw(1, 5).every((x) => x >= 0 && x < 1)).toBe(true);
+  });
+});
