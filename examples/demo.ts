@@ -1,7 +1,8 @@
-// The speedup table: N calls of latency L, run one after another and through duta at 8 workers.
-// Latencies are scaled down so the demo takes about 20 s; `--real-time` runs them at full length.
+// The speedup table: N chat completions of latency L, over real HTTP through the openai SDK to duta's
+// mock LLM server, run one after another and through duta at 8 workers. Latencies are scaled down so
+// the demo takes about 20 s; `--real-time` runs them at full length.
 import { Dispatcher, type TaskContext } from 'duta';
-import { complete } from './fake-llm.js';
+import { type Llm, startLlm } from './llm.js';
 
 const WORKERS = 8;
 const SCENARIOS = [
@@ -54,37 +55,31 @@ function progressBar(label: string, total: number): { tick(): void; done(): void
   };
 }
 
-async function callModel(index: number, latencyMs: number, { signal }: TaskContext): Promise<string> {
-  const { text } = await complete(`Question ${index}`, { signal, latencyMs });
-  return text;
-}
-
-async function sequential(calls: number, latencyMs: number, label: string): Promise<number> {
+async function sequential(llm: Llm, calls: number, label: string): Promise<number> {
   const bar = progressBar(label, calls);
   const started = performance.now();
   for (let i = 0; i < calls; i++) {
-    await complete(`Question ${i}`, { latencyMs });
+    await llm.complete(`Question ${i}`);
     bar.tick();
   }
   bar.done();
   return performance.now() - started;
 }
 
-async function withDuta(calls: number, latencyMs: number, label: string): Promise<number> {
-  const dispatcher = new Dispatcher({ maxWorkers: WORKERS, timeoutMs: latencyMs * 3 });
+async function withDuta(llm: Llm, calls: number, latencyMs: number, label: string): Promise<number> {
+  const dispatcher = new Dispatcher({ maxWorkers: WORKERS, timeoutMs: latencyMs * 5 + 1_000 });
   const bar = progressBar(label, calls);
   const started = performance.now();
   const results = await dispatcher.dispatch(
     Array.from({ length: calls }, (_, i) => ({
       id: `call-${i}`,
-      func: async (index: number, latency: number, ctx: TaskContext) => {
+      func: async ({ signal }: TaskContext) => {
         try {
-          return await callModel(index, latency, ctx);
+          return (await llm.complete(`Question ${i}`, { signal })).text;
         } finally {
           bar.tick();
         }
       },
-      args: [i, latencyMs],
     })),
   );
   bar.done();
@@ -98,19 +93,33 @@ async function withDuta(calls: number, latencyMs: number, label: string): Promis
 const scale = readScale(process.argv.slice(2));
 const seconds = (ms: number): string => `${(ms / 1000 / scale).toFixed(1)} s`;
 console.log(
-  `duta demo: ${WORKERS} workers, latencies scaled by ${scale}${scale === 1 ? ' (real time)' : ' (times below are scaled back up)'}\n`,
+  `duta demo: chat completions over HTTP (openai SDK → duta's mock LLM server on 127.0.0.1), ${WORKERS} workers,\n` +
+    `latencies scaled by ${scale}${scale === 1 ? ' (real time)' : ' (times below are scaled back up)'}\n`,
 );
 const rows: string[][] = [];
 for (const { calls, latencyS } of SCENARIOS) {
   const latencyMs = latencyS * 1000 * scale;
+  const llm = await startLlm({ latencyMs });
   const name = `${calls} calls × ${latencyS} s`;
-  const seq = await sequential(calls, latencyMs, `${name} sequential`);
-  const par = await withDuta(calls, latencyMs, `${name} duta`);
+  const seq = await sequential(llm, calls, `${name} sequential`);
+  llm.server.reset();
+  const par = await withDuta(llm, calls, latencyMs, `${name} duta`);
+  const { requests, peakConcurrent } = llm.server.stats();
+  await llm.close();
   const ideal = Math.ceil(calls / WORKERS) * latencyMs;
-  rows.push([name, seconds(seq), seconds(par), `${(seq / par).toFixed(1)}×`, seconds(ideal), `${(par / ideal).toFixed(3)}×`]);
+  rows.push([
+    name,
+    seconds(seq),
+    seconds(par),
+    `${(seq / par).toFixed(1)}×`,
+    seconds(ideal),
+    `${(par / ideal).toFixed(3)}×`,
+    String(requests),
+    String(peakConcurrent),
+  ]);
 }
 
-const header = ['scenario', 'sequential', 'duta', 'speedup', 'ideal ⌈N/8⌉×L', 'duta / ideal'];
+const header = ['scenario', 'sequential', 'duta', 'speedup', 'ideal ⌈N/8⌉×L', 'duta / ideal', 'server saw', 'peak at server'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
 const format = (row: readonly string[]): string => `| ${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
 console.log(`\n${format(header)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);

@@ -1,19 +1,20 @@
 // Fire-and-forget: submit work as it arrives, carry on, and look the results up later.
 import { Dispatcher, type TaskContext } from 'duta';
-import { complete } from './fake-llm.js';
+import { startLlm } from './llm.js';
 
+const llm = await startLlm({ latencyMs: { median: 300, spread: 0.5 } });
 const dispatcher = new Dispatcher({ maxWorkers: 4, timeoutMs: 2_000 });
 
 async function classify(ticket: string, { signal }: TaskContext) {
-  const { text, usage } = await complete(`Classify this support ticket: ${ticket}`, { signal, medianMs: 300 });
-  return { label: text.length % 2 === 0 ? 'billing' : 'technical', tokens: usage.total_tokens };
+  const { text, totalTokens } = await llm.complete(`Classify this support ticket: ${ticket}`, { signal, maxTokens: 8 });
+  return { label: text.length % 2 === 0 ? 'billing' : 'technical', tokens: totalTokens };
 }
 
 // Tickets arrive one by one; submit() returns the id at once and the call runs in the background.
 const ids = ['refund please', 'app crashes on login', 'change my plan', 'VIP: outage!'].map((ticket, i) =>
   dispatcher.submit({ id: `ticket-${i + 1}`, func: classify, args: [ticket], priority: ticket.startsWith('VIP') ? 10 : 0 }),
 );
-console.log(`submitted ${ids.join(', ')}; ${dispatcher.pendingCount} queued, ${dispatcher.activeCount} running`);
+console.log(`submitted ${ids.join(', ')}; ${dispatcher.pendingCount} queued (they start on the next microtask)`);
 
 // Poll without waiting: undefined until the task has finished.
 console.log('ticket-1 right away:', dispatcher.getResult('ticket-1'));
@@ -27,3 +28,4 @@ await dispatcher.shutdown();
 for (const [id, r] of dispatcher.results) {
   console.log(`${id}: ${r.status} in ${r.durationMs.toFixed(0)} ms`);
 }
+await llm.close();

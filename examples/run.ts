@@ -2,7 +2,7 @@
 import { readdirSync } from 'node:fs';
 
 const available = readdirSync(import.meta.dirname)
-  .filter((file) => file.endsWith('.ts') && !['run.ts', 'fake-llm.ts', 'demo.ts'].includes(file))
+  .filter((file) => file.endsWith('.ts') && !['run.ts', 'llm.ts', 'demo.ts'].includes(file))
   .map((file) => file.slice(0, -3));
 const name = process.argv[2];
 if (name === undefined || !available.includes(name)) {
