@@ -2,6 +2,7 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import { type MockLlm, type MockLlmOptions, startMockLlm } from '../src/testing/index.js';
 import { SlidingWindow, formatDuration } from '../src/testing/window.js';
 import { randomStream } from '../src/testing/random.js';
+import { drawLatency } from '../src/testing/latency.js';
 
 const servers: MockLlm[] = [];
 afterEach(async () => {
@@ -239,5 +240,47 @@ describe('randomStream', () => {
     expect(draw(1, 0)).not.toEqual(draw(1, 1));
     expect(draw(1, 0)).not.toEqual(draw(2, 0));
     expect(draw(1, 5).every((x) => x >= 0 && x < 1)).toBe(true);
+  });
+});
+
+describe('latency', () => {
+  const draws = (model: Parameters<typeof drawLatency>[0], n = 4_000) => {
+    const random = randomStream(11, 0);
+    return Array.from({ length: n }, () => drawLatency(model, random)).sort((a, b) => a - b);
+  };
+
+  test('a number is a fixed latency', () => {
+    expect(new Set(draws(120, 10))).toEqual(new Set([120]));
+  });
+
+  test('{ median, spread } is log-normal: the median as given, and ln(latency) with σ = spread', () => {
+    const sample = draws({ median: 200, spread: 0.5 });
+    const median = sample[sample.length / 2] as number;
+    expect(median).toBeGreaterThan(185);
+    expect(median).toBeLessThan(215);
+    const logs = sample.map(Math.log);
+    const mean = logs.reduce((a, b) => a + b, 0) / logs.length;
+    const sigma = Math.sqrt(logs.reduce((a, b) => a + (b - mean) ** 2, 0) / logs.length);
+    expect(sigma).toBeGreaterThan(0.45);
+    expect(sigma).toBeLessThan(0.55);
+  });
+
+  test('{ min, max } is uniform between them', () => {
+    const sample = draws({ min: 50, max: 150 });
+    expect(sample[0]).toBeGreaterThanOrEqual(50);
+    expect(sample.at(-1)).toBeLessThan(150);
+    const mean = sample.reduce((a, b) => a + b, 0) / sample.length;
+    expect(Math.abs(mean - 100)).toBeLessThan(3);
+  });
+
+  test('latencyPerTokenMs makes a request for more tokens take longer', async () => {
+    const server = await start({ latencyMs: 0, latencyPerTokenMs: 2 });
+    const timed = async (maxTokens: number) => {
+      const started = performance.now();
+      await (await chat(server, { max_tokens: maxTokens })).json();
+      return performance.now() - started;
+    };
+    expect(await timed(100)).toBeGreaterThanOrEqual(195);
+    expect(await timed(1)).toBeLessThan(150);
   });
 });

@@ -10,8 +10,9 @@ import {
   promptTokens,
   streamEvents,
 } from './completions.js';
-import { type LatencyModel, type MockLlmOptions, type ResolvedMockOptions, resolveMockOptions } from './options.js';
-import { gaussian, randomStream } from './random.js';
+import { type MockLlmOptions, type ResolvedMockOptions, resolveMockOptions } from './options.js';
+import { drawLatency } from './latency.js';
+import { randomStream } from './random.js';
 import { SlidingWindow, formatDuration } from './window.js';
 
 /** What the server saw: it, not the client, is the witness in tests. */
@@ -48,16 +49,6 @@ export interface MockLlm {
 interface Admitted {
   timer: ReturnType<typeof setTimeout> | undefined;
   endedByServer: boolean;
-}
-
-function drawLatency(model: LatencyModel, random: () => number): number {
-  if (typeof model === 'number') {
-    return model;
-  }
-  if ('median' in model) {
-    return model.median * Math.exp(model.spread * gaussian(random));
-  }
-  return model.min + (model.max - model.min) * random();
 }
 
 /**
