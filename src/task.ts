@@ -10,7 +10,6 @@ const brand = Symbol.for('duta.Task');
 
 /** A unit of work: `func(...args, ctx)`, with fields the dispatcher keeps up to date as it runs. */
 export class Task<F extends TaskFunction = TaskFunction> {
-
   declare readonly id: string;
   declare readonly func: F;
   declare readonly args: Readonly<TaskArgs<F>>;
