@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
+import { request } from 'node:http';
+import { connect } from 'node:net';
 import { type MockLlm, type MockLlmOptions, startMockLlm } from '../src/testing/index.js';
 import { SlidingWindow, formatDuration } from '../src/testing/window.js';
 import { randomStream } from '../src/testing/random.js';
@@ -282,5 +284,90 @@ describe('latency', () => {
     };
     expect(await timed(100)).toBeGreaterThanOrEqual(195);
     expect(await timed(1)).toBeLessThan(150);
+  });
+});
+
+describe('the mock LLM server, in detail', () => {
+  const post = (server: MockLlm, body: object) =>
+    new Promise<{ status: number; head: string; error: string }>((resolve) => {
+      const req = request(`${server.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+        let head = '';
+        res.on('data', (chunk: Buffer) => {
+          head += chunk.toString();
+        });
+        res.on('error', (error: Error & { code?: string }) => resolve({ status: res.statusCode ?? 0, head, error: error.code ?? error.message }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, head, error: '' }));
+      });
+      req.on('error', (error: Error & { code?: string }) => resolve({ status: 0, head: '', error: error.code ?? error.message }));
+      req.end(JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], ...body }));
+    });
+
+  test('a reset sends the status line and part of the body, then resets the connection', async () => {
+    const server = await start({ latencyMs: 20, resetRate: 1 });
+    const outcome = await post(server, {});
+    expect(outcome.status).toBe(200);
+    expect(outcome.head).toContain('chatcmpl-mock-reset');
+    expect(outcome.error).toMatch(/ECONNRESET|aborted/);
+  });
+
+  test('a stream starts at half the latency, so a client can hang up mid-stream', async () => {
+    const server = await start({ latencyMs: 400 });
+    const controller = new AbortController();
+    const res = await chat(server, { stream: true }, { signal: controller.signal });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first.startsWith('data: ')).toBe(true);
+    expect(server.stats().inFlight).toBe(1);
+    controller.abort();
+    await until(() => server.stats().inFlight === 0);
+    expect(server.stats()).toMatchObject({ clientAborted: 1, tokens: 0, byStatus: { 200: 1 } });
+  });
+
+  test('a latency beyond what a timer can hold waits instead of answering at once', async () => {
+    const server = await start({ latencyMs: 0, latencyPerTokenMs: 1e6 });
+    const controller = new AbortController();
+    const pending = chat(server, { max_tokens: 10_000 }, { signal: controller.signal }).catch(() => 'aborted');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(server.stats().inFlight).toBe(1);
+    controller.abort();
+    expect(await pending).toBe('aborted');
+  });
+
+  test('requests from before reset() do not count after it', async () => {
+    const server = await start({ latencyMs: 100 });
+    const before = chat(server);
+    await until(() => server.stats().inFlight === 1);
+    server.reset();
+    await before;
+    expect(server.stats()).toMatchObject({ requests: 0, byStatus: {}, tokens: 0 });
+    expect((await chat(server)).status).toBe(200);
+    expect(server.stats()).toMatchObject({ requests: 1, byStatus: { 200: 1 } });
+  });
+
+  test('a request larger than the whole tokens-per-minute limit is told so', async () => {
+    const server = await start({ latencyMs: 0, tokensPerMinute: 50 });
+    const res = await chat(server, { max_tokens: 100 });
+    expect(res.status).toBe(429);
+    const { error } = (await res.json()) as { error: { message: string } };
+    expect(error.message).toMatch(/^Request too large: it needs \d+ tokens, but the limit is 50 tokens per minute\.$/);
+  });
+
+  test('malformed HTTP gets a 400 and the server stays up', async () => {
+    const server = await start({ latencyMs: 0 });
+    const reply = await new Promise<string>((resolve) => {
+      const socket = connect(server.port, '127.0.0.1', () => socket.write('NOT-HTTP\r\n\r\n'));
+      let data = '';
+      socket.on('data', (chunk: Buffer) => {
+        data += chunk.toString();
+      });
+      socket.on('close', () => resolve(data));
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+    expect((await chat(server)).status).toBe(200);
+  });
+
+  test('seeds are 32-bit integers', async () => {
+    await expect(startMockLlm({ seed: 2 ** 32 })).rejects.toThrow('`seed`');
+    await expect(startMockLlm({ seed: 1.5 })).rejects.toThrow(RangeError);
   });
 });

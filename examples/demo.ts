@@ -35,6 +35,8 @@ function progressBar(label: string, total: number): { tick(): void; done(): void
     const line = `  ${label.padEnd(28)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${finished}/${total} ${seconds}s`;
     process.stdout.write(tty ? `\r${line}` : `${line}\n`);
   };
+  // On a terminal the bar also redraws on a clock, so its timer runs between completions.
+  const clock = tty ? setInterval(draw, 100) : undefined;
   if (tty) {
     draw();
   }
@@ -46,9 +48,9 @@ function progressBar(label: string, total: number): { tick(): void; done(): void
       }
     },
     done() {
-      if (!tty) {
-        draw();
-      } else {
+      clearInterval(clock);
+      draw();
+      if (tty) {
         process.stdout.write('\n');
       }
     },
@@ -119,6 +121,7 @@ for (const { calls, latencyS } of SCENARIOS) {
   ]);
 }
 
+// The last two columns are the server's view of the duta run: requests received, and most in flight at once.
 const header = ['scenario', 'sequential', 'duta', 'speedup', 'ideal ⌈N/8⌉×L', 'duta / ideal', 'server saw', 'peak at server'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
 const format = (row: readonly string[]): string => `| ${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;

@@ -13,7 +13,7 @@ const usage = `Usage: duta-mock-llm [options]
   --error-rate R        share answered 500/503  --hang-rate R    share never answered
   --reset-rate R        share reset mid-response
   --fail-first N[:STATUS]  the first N requests get STATUS (default 503)
-  --seed N              random seed`;
+  --seed N              random seed             --default-max-tokens N  max_tokens when absent`;
 
 function latency(text: string): LatencyModel {
   const [median, spread] = text.split('~');
@@ -24,7 +24,21 @@ function latency(text: string): LatencyModel {
   return max !== undefined && min !== '' ? { min: Number(min), max: Number(max) } : Number(text);
 }
 
-const { values } = parseArgs({
+function fail(message: string): never {
+  console.error(`duta-mock-llm: ${message}\n\n${usage}`);
+  process.exit(2);
+}
+
+let parsed: ReturnType<typeof parse>;
+try {
+  parsed = parse();
+} catch (error) {
+  fail((error as Error).message);
+}
+const { values } = parsed;
+
+function parse() {
+  return parseArgs({
   options: {
     port: { type: 'string' },
     latency: { type: 'string' },
@@ -37,14 +51,17 @@ const { values } = parseArgs({
     'reset-rate': { type: 'string' },
     'fail-first': { type: 'string' },
     seed: { type: 'string' },
+    'default-max-tokens': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
-});
+  });
+}
 if (values.help === true) {
   console.log(usage);
   process.exit(0);
 }
-const number = (text: string | undefined): number | undefined => (text === undefined ? undefined : Number(text));
+// An empty value is a mistake, not 0: Number('') would silently be 0.
+const number = (text: string | undefined): number | undefined => (text === undefined ? undefined : text === '' ? Number.NaN : Number(text));
 const [failCount, failStatus] = (values['fail-first'] ?? '').split(':');
 const options: MockLlmOptions = {
   port: number(values.port),
@@ -58,6 +75,7 @@ const options: MockLlmOptions = {
   resetRate: number(values['reset-rate']),
   failFirst: failCount ? { count: Number(failCount), status: failStatus ? Number(failStatus) : 503 } : undefined,
   seed: number(values.seed),
+  defaultMaxTokens: number(values['default-max-tokens']),
 };
 try {
   const server = await startMockLlm(options);
@@ -69,6 +87,5 @@ try {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 } catch (error) {
-  console.error(`duta-mock-llm: ${(error as Error).message}\n\n${usage}`);
-  process.exit(2);
+  fail((error as Error).message);
 }

@@ -109,7 +109,7 @@ export function resolveMockOptions(options: MockLlmOptions = {}): ResolvedMockOp
     hangRate: rate('hangRate', given.hangRate ?? 0),
     resetRate: rate('resetRate', given.resetRate ?? 0),
     failFirst: given.failFirst === undefined ? defaults.failFirst : checkFailFirst(given.failFirst),
-    seed: integer('seed', given.seed ?? defaults.seed, 0),
+    seed: checkNumber('seed', given.seed ?? defaults.seed, 'an integer from 0 to 2^32 - 1', (n) => Number.isInteger(n) && n >= 0 && n <= 0xffff_ffff),
     defaultMaxTokens: integer('defaultMaxTokens', given.defaultMaxTokens ?? defaults.defaultMaxTokens, 1),
   };
   if (resolved.errorRate + resolved.hangRate + resolved.resetRate > 1) {

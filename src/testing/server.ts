@@ -1,18 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import {
-  type ChatRequest,
-  answerText,
-  completionBody,
-  errorBody,
-  modelsBody,
-  parseChatRequest,
-  promptTokens,
-  streamEvents,
-} from './completions.js';
+import { errorBody, modelsBody, parseChatRequest, promptTokens } from './completions.js';
 import { type MockLlmOptions, type ResolvedMockOptions, resolveMockOptions } from './options.js';
 import { drawLatency } from './latency.js';
 import { randomStream } from './random.js';
+import { type Admitted, type Counters, type Headers, after, answer, send } from './respond.js';
 import { SlidingWindow, formatDuration } from './window.js';
 
 /** What the server saw: it, not the client, is the witness in tests. */
@@ -46,11 +38,6 @@ export interface MockLlm {
   close(): Promise<void>;
 }
 
-interface Admitted {
-  timer: ReturnType<typeof setTimeout> | undefined;
-  endedByServer: boolean;
-}
-
 /**
  * Starts an OpenAI-compatible chat-completions server on 127.0.0.1 that behaves like a provider under
  * load: latency, per-minute request and token limits, a concurrency cap, faults, and counts of what it saw.
@@ -61,18 +48,14 @@ export async function startMockLlm(options?: MockLlmOptions): Promise<MockLlm> {
   const tokenWindow = new SlidingWindow(config.tokensPerMinute);
   const live = new Set<Admitted>();
   const sockets = new Set<Socket>();
-  let stats = { requests: 0, byStatus: {} as Record<string, number>, peakConcurrent: 0, clientAborted: 0, tokens: 0 };
+  const newCounters = (): Counters => ({ requests: 0, byStatus: {}, peakConcurrent: live.size, clientAborted: 0, tokens: 0 });
+  let counters = newCounters();
   let failFirstLeft = config.failFirst.count;
   let arrivals = 0;
   let closing = false;
 
-  const send = (res: ServerResponse, status: number, body: string, headers: Record<string, string | number> = {}): void => {
-    stats.byStatus[status] = (stats.byStatus[status] ?? 0) + 1;
-    res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(body);
-  };
-
-  const limitHeaders = (now: number): Record<string, string | number> => {
-    const headers: Record<string, string | number> = {};
+  const limitHeaders = (now: number): Headers => {
+    const headers: Headers = {};
     for (const [name, window] of [['requests', requestWindow], ['tokens', tokenWindow]] as const) {
       if (window.limit !== Infinity) {
         headers[`x-ratelimit-limit-${name}`] = window.limit;
@@ -83,73 +66,64 @@ export async function startMockLlm(options?: MockLlmOptions): Promise<MockLlm> {
     return headers;
   };
 
-  const tooMany = (res: ServerResponse, waitMs: number, message: string, headers: Record<string, string | number> = {}): void => {
-    send(res, 429, errorBody(message, 'rate_limit_exceeded', 'rate_limit_exceeded'), {
+  const tooMany = (
+    res: ServerResponse,
+    count: Counters,
+    waitMs: number,
+    message: string,
+    headers: Headers = {},
+  ): void => {
+    send(res, count, 429, errorBody(message, 'rate_limit_exceeded', 'rate_limit_exceeded'), {
       ...headers,
       'retry-after': Math.max(1, Math.ceil(waitMs / 1000)),
       'retry-after-ms': Math.ceil(waitMs),
     });
   };
 
-  const admit = (res: ServerResponse): Admitted => {
+  const admit = (res: ServerResponse, count: Counters): Admitted => {
     const admitted: Admitted = { timer: undefined, endedByServer: false };
     live.add(admitted);
-    stats.peakConcurrent = Math.max(stats.peakConcurrent, live.size);
+    count.peakConcurrent = Math.max(count.peakConcurrent, live.size);
     res.on('close', () => {
       live.delete(admitted);
       clearTimeout(admitted.timer);
       if (!res.writableFinished && !admitted.endedByServer && !closing) {
-        stats.clientAborted++;
+        count.clientAborted++;
       }
     });
     return admitted;
   };
 
-  const answer = (res: ServerResponse, request: ChatRequest, index: number, random: () => number, headers: Record<string, string | number>): void => {
-    const maxTokens = request.maxTokens ?? config.defaultMaxTokens;
-    const completionTokens = Math.min(maxTokens, 8 + Math.floor(random() * 32));
-    const text = answerText(completionTokens, random);
-    const prompt = promptTokens(request);
-    const usage = { prompt_tokens: prompt, completion_tokens: completionTokens, total_tokens: prompt + completionTokens };
-    const id = `chatcmpl-mock-${index}`;
-    if (!request.stream) {
-      stats.tokens += usage.total_tokens;
-      send(res, 200, completionBody(id, request.model, text, usage), headers);
-      return;
-    }
-    stats.byStatus[200] = (stats.byStatus[200] ?? 0) + 1;
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...headers });
-    for (const event of streamEvents(id, request.model, text, usage, request.includeUsage)) {
-      res.write(event);
-    }
-    res.end(() => {
-      stats.tokens += usage.total_tokens;
-    });
-  };
-
   const onChatRequest = (res: ServerResponse, body: string): void => {
+    const count = counters;
     const index = arrivals++;
-    stats.requests++;
+    count.requests++;
     const random = randomStream(config.seed, index);
     const request = parseChatRequest(body);
     if (typeof request === 'string') {
-      send(res, 400, errorBody(request, 'invalid_request_error'));
+      send(res, count, 400, errorBody(request, 'invalid_request_error'));
       return;
     }
-    // Scripted failures come first and use no quota.
+    // Scripted failures come first (after a request is readable at all) and use no quota.
     if (failFirstLeft > 0) {
       failFirstLeft--;
       const status = config.failFirst.status;
       const retry: Record<string, number> = status === 429 ? { 'retry-after': 1, 'retry-after-ms': 1000 } : {};
-      send(res, status, errorBody(`Scripted failure (failFirst): ${status}`, status === 429 ? 'rate_limit_exceeded' : 'server_error'), retry);
+      send(res, count, status, errorBody(`Scripted failure (failFirst): ${status}`, status === 429 ? 'rate_limit_exceeded' : 'server_error'), retry);
       return;
     }
     const now = performance.now();
     if (live.size >= config.maxConcurrent) {
-      tooMany(res, 1000, `Too many concurrent requests: the limit is ${config.maxConcurrent}.`);
+      tooMany(res, count, 1000, `Too many concurrent requests: the limit is ${config.maxConcurrent}.`);
       return;
     }
-    const cost = promptTokens(request) + (request.maxTokens ?? config.defaultMaxTokens);
+    const maxTokens = request.maxTokens ?? config.defaultMaxTokens;
+    const cost = promptTokens(request) + maxTokens;
+    if (cost > config.tokensPerMinute) {
+      // It can never fit: as providers do, a 429 that says so (retrying after a full window will not help).
+      tooMany(res, count, tokenWindow.windowMs, `Request too large: it needs ${cost} tokens, but the limit is ${config.tokensPerMinute} tokens per minute.`, limitHeaders(now));
+      return;
+    }
     const requestWait = requestWindow.waitMs(1, now);
     const tokenWait = tokenWindow.waitMs(cost, now);
     if (requestWait > 0 || tokenWait > 0) {
@@ -157,7 +131,7 @@ export async function startMockLlm(options?: MockLlmOptions): Promise<MockLlm> {
         requestWait >= tokenWait
           ? `requests per minute (RPM): Limit ${config.requestsPerMinute}`
           : `tokens per minute (TPM): Limit ${config.tokensPerMinute}, Requested ${cost}`;
-      tooMany(res, Math.max(requestWait, tokenWait), `Rate limit reached on ${what}.`, limitHeaders(now));
+      tooMany(res, count, Math.max(requestWait, tokenWait), `Rate limit reached on ${what}.`, limitHeaders(now));
       return;
     }
     requestWindow.charge(1, now);
@@ -166,24 +140,24 @@ export async function startMockLlm(options?: MockLlmOptions): Promise<MockLlm> {
     const roll = random();
     if (roll < config.errorRate) {
       const status = roll < config.errorRate / 2 ? 500 : 503;
-      send(res, status, errorBody(status === 500 ? 'The server had an error.' : 'The engine is overloaded.', 'server_error'), headers);
+      send(res, count, status, errorBody(status === 500 ? 'The server had an error.' : 'The engine is overloaded.', 'server_error'), headers);
       return;
     }
-    const admitted = admit(res);
+    const admitted = admit(res, count);
     if (roll < config.errorRate + config.hangRate) {
       return;
     }
-    const latency = drawLatency(config.latencyMs, random) + config.latencyPerTokenMs * (request.maxTokens ?? config.defaultMaxTokens);
+    const latency = drawLatency(config.latencyMs, random) + config.latencyPerTokenMs * maxTokens;
     if (roll < config.errorRate + config.hangRate + config.resetRate) {
-      admitted.timer = setTimeout(() => {
+      // Headers and part of the body go out first; then the connection is reset (a TCP RST).
+      after(admitted, latency / 2, () => {
         admitted.endedByServer = true;
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.write('{"id":"chatcmpl-mock-reset","object":"chat.com');
-        res.socket?.destroy();
-      }, latency / 2);
+        res.writeHead(200, { 'content-type': 'application/json', ...headers });
+        res.write('{"id":"chatcmpl-mock-reset","object":"chat.com', () => res.socket?.resetAndDestroy());
+      });
       return;
     }
-    admitted.timer = setTimeout(() => answer(res, request, index, random, headers), latency);
+    answer(res, count, admitted, { request, index, random, latency, headers, defaultMaxTokens: config.defaultMaxTokens });
   };
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -207,8 +181,14 @@ export async function startMockLlm(options?: MockLlmOptions): Promise<MockLlm> {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  // A client error (a malformed request line, a reset) must never take the server down.
-  server.on('clientError', (_error, socket: Socket) => socket.destroy());
+  // Malformed HTTP gets a bare 400, as Node's default would send; it must never take the server down.
+  server.on('clientError', (_error, socket: Socket) => {
+    if (socket.writable) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    } else {
+      socket.destroy();
+    }
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -225,15 +205,15 @@ export async function startMockLlm(options?: MockLlmOptions): Promise<MockLlm> {
     stats: () => {
       const now = performance.now();
       return {
-        ...stats,
-        byStatus: { ...stats.byStatus },
+        ...counters,
+        byStatus: { ...counters.byStatus },
         inFlight: live.size,
         window: { requests: requestWindow.used(now), tokens: tokenWindow.used(now) },
         connections: sockets.size,
       };
     },
     reset: () => {
-      stats = { requests: 0, byStatus: {}, peakConcurrent: live.size, clientAborted: 0, tokens: 0 };
+      counters = newCounters();
       failFirstLeft = 0;
       arrivals = 0;
       requestWindow.clear();
