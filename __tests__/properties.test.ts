@@ -1,0 +1,169 @@
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import fc from 'fast-check';
+import { Dispatcher, type DispatchResult, type TaskContext } from '../src/index.js';
+
+// Random workloads under fake timers, checked against the invariants that make duta trustworthy.
+beforeAll(() => {
+  jest.useFakeTimers();
+});
+afterAll(() => {
+  jest.useRealTimers();
+});
+
+type Outcome = 'value' | 'throw' | 'reject-string' | 'hang-cooperative' | 'hang-stubborn';
+
+interface Spec {
+  latencyMs: number;
+  outcome: Outcome;
+  priority: number;
+  timeoutMs: number | undefined;
+  viaSubmit: boolean;
+}
+
+const specArb: fc.Arbitrary<Spec> = fc.record({
+  latencyMs: fc.integer({ min: 0, max: 60 }),
+  outcome: fc.constantFrom<Outcome>('value', 'value', 'value', 'throw', 'reject-string', 'hang-cooperative', 'hang-stubborn'),
+  priority: fc.integer({ min: -2, max: 2 }),
+  timeoutMs: fc.option(fc.integer({ min: 5, max: 80 }), { nil: undefined }),
+  viaSubmit: fc.boolean(),
+});
+
+const scenarioArb = fc.record({
+  specs: fc.array(specArb, { minLength: 1, maxLength: 12 }),
+  maxWorkers: fc.integer({ min: 1, max: 4 }),
+  timeoutMs: fc.integer({ min: 10, max: 100 }),
+  abortGraceMs: fc.integer({ min: 1, max: 40 }),
+  abortAtMs: fc.option(fc.integer({ min: 0, max: 150 }), { nil: undefined }),
+  resizeAt: fc.option(fc.tuple(fc.integer({ min: 0, max: 150 }), fc.integer({ min: 1, max: 4 })), { nil: undefined }),
+  shutdownAt: fc.option(fc.tuple(fc.integer({ min: 0, max: 150 }), fc.boolean()), { nil: undefined }),
+});
+
+describe('properties of random workloads', () => {
+  test('every task ends with exactly one consistent result; starts respect the cap and the priority order', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async (scenario) => {
+        const d = new Dispatcher({ maxWorkers: scenario.maxWorkers, timeoutMs: scenario.timeoutMs, abortGraceMs: scenario.abortGraceMs, maxResults: Infinity });
+        const controller = new AbortController();
+        let limit = scenario.maxWorkers;
+        const queued = new Map<string, { priority: number; seq: number }>();
+        const startedAt = new Map<string, number>();
+        const violations: string[] = [];
+        let cancelledAll = false;
+        const func = (id: string, spec: Spec) => (ctx: TaskContext) => {
+          // At a start: no slot over the cap in force, and no queued task that should have gone first.
+          if (d.activeCount > limit) {
+            violations.push(`${id} started with ${d.activeCount} slots held, cap ${limit}`);
+          }
+          const me = queued.get(id) as { priority: number; seq: number };
+          queued.delete(id);
+          for (const [other, o] of queued) {
+            if (o.priority > me.priority || (o.priority === me.priority && o.seq < me.seq)) {
+              violations.push(`${id} started before ${other}`);
+            }
+          }
+          startedAt.set(id, Date.now());
+          return new Promise((resolve, reject) => {
+            if (spec.outcome === 'hang-cooperative') {
+              ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));
+              return;
+            }
+            if (spec.outcome === 'hang-stubborn') {
+              return;
+            }
+            setTimeout(() => {
+              if (spec.outcome === 'value') {
+                resolve(id);
+              } else if (spec.outcome === 'throw') {
+                reject(new Error(`boom ${id}`));
+              } else {
+                reject(`string ${id}`);
+              }
+            }, spec.latencyMs);
+          });
+        };
+
+        const submitted: string[] = [];
+        const batch: { id: string; func: (ctx: TaskContext) => Promise<unknown>; priority: number; timeoutMs?: number }[] = [];
+        let seq = 0;
+        scenario.specs.forEach((spec, i) => {
+          const id = `t${i}`;
+          const task = { id, func: func(id, spec), priority: spec.priority, ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }) };
+          if (spec.viaSubmit) {
+            queued.set(id, { priority: spec.priority, seq: seq++ });
+            d.submit(task);
+            submitted.push(id);
+          } else {
+            batch.push(task);
+          }
+        });
+        for (const task of batch) {
+          queued.set(task.id, { priority: task.priority, seq: seq++ });
+        }
+        const dispatched = d.dispatch(batch, { signal: controller.signal });
+
+        if (scenario.abortAtMs !== undefined) {
+          setTimeout(() => {
+            controller.abort(new Error('abort'));
+            for (const task of batch) {
+              queued.delete(task.id);
+            }
+          }, scenario.abortAtMs);
+        }
+        if (scenario.resizeAt !== undefined) {
+          const [at, size] = scenario.resizeAt;
+          setTimeout(() => {
+            // The new cap is in force at once for new starts: above it, nothing starts.
+            limit = size;
+            d.maxWorkers = size;
+          }, at);
+        }
+        if (scenario.shutdownAt !== undefined) {
+          const [at, wait] = scenario.shutdownAt;
+          setTimeout(() => {
+            if (!wait) {
+              cancelledAll = true;
+              queued.clear();
+            }
+            void d.shutdown(wait);
+          }, at);
+        }
+
+        await jest.advanceTimersByTimeAsync(5_000);
+        const results = await dispatched;
+        await d.shutdown(false);
+        await jest.advanceTimersByTimeAsync(5_000);
+
+        expect(violations).toEqual([]);
+        // dispatch: one result per task, in input order.
+        expect(results.map((r) => r.taskId)).toEqual(batch.map((t) => t.id));
+        const all: DispatchResult[] = [...results, ...submitted.map((id) => d.getResult(id) as DispatchResult)];
+        for (const r of all) {
+          expect(r).toBeDefined();
+          expect(d.results.get(r.taskId)).toBe(r);
+          await expect(d.waitFor(r.taskId)).resolves.toBe(r);
+          const spec = scenario.specs[Number(r.taskId.slice(1))] as Spec;
+          const timeoutMs = spec.timeoutMs ?? scenario.timeoutMs;
+          if (r.success) {
+            expect(spec.outcome).toBe('value');
+            expect(r.result).toBe(r.taskId);
+          } else {
+            expect(r.error.length).toBeGreaterThan(0);
+            if (r.status === 'failed') {
+              expect(['throw', 'reject-string']).toContain(spec.outcome);
+            } else if (r.status === 'timeout') {
+              expect(r.durationMs).toBe(timeoutMs);
+            } else {
+              expect(scenario.abortAtMs !== undefined || cancelledAll).toBe(true);
+              if (!startedAt.has(r.taskId)) {
+                expect(r.durationMs).toBe(0);
+              }
+            }
+          }
+        }
+        expect(d.activeCount + d.pendingCount).toBe(0);
+        expect(jest.getTimerCount()).toBe(0);
+      }),
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 400) },
+    );
+  }, 60_000);
+});
