@@ -31,7 +31,8 @@ export function dispatchParallel(
   return <F extends TaskFunction>(fn: F): ParallelFunction<F> => {
     checkType('fn', fn, 'function');
     const name = fn.name === '' ? 'task' : fn.name;
-    const parallel = (items: readonly ParallelItem<F>[]): Promise<TaskResultOf<F>[]> =>
+    // A function defined as the value of a computed key takes the key as its name: the wrapper keeps fn's.
+    const { [fn.name]: parallel } = { [fn.name]: (items: readonly ParallelItem<F>[]): Promise<TaskResultOf<F>[]> =>
       new Promise((resolve, reject) => {
         if (!Array.isArray(items)) {
           invalidType('items', 'an array', items);
@@ -58,8 +59,7 @@ export function dispatchParallel(
             }
           }),
         );
-      });
-    Object.defineProperty(parallel, 'name', { value: fn.name });
-    return parallel;
+      }) };
+    return parallel as ParallelFunction<F>;
   };
 }

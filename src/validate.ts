@@ -81,7 +81,7 @@ export function checkObject(name: string, value: unknown): object {
 export function checkOptions(name: string, value: unknown, known: readonly string[]): object {
   for (const key of Object.keys(checkObject(name, value))) {
     if (!known.includes(key)) {
-      throw new TypeError(`Unknown option \`${name}.${key}\` (known: ${known})`);
+      throw new TypeError(`Unknown option \`${name}.${key}\``);
     }
   }
   return value as object;

@@ -2,6 +2,7 @@ import { now, startTimer } from '../clock.js';
 import { type DispatchResult, type FailureStatus, failure, messageOf, success } from '../result.js';
 import { type Job, RUNNING } from '../scheduler/job.js';
 import { pending, track } from '../task.js';
+import type { TaskContext } from '../types.js';
 
 /** Records a job's one result; the job's state is `SETTLED` afterwards. */
 export type Recorder = (job: Job, result: DispatchResult) => void;
@@ -16,7 +17,8 @@ export type Recorder = (job: Job, result: DispatchResult) => void;
  */
 export function execute(job: Job, abortGraceMs: number, record: Recorder): Promise<void> {
   return new Promise((release) => {
-    const controller = new AbortController();
+    // Made on first use: a task that never reads its signal (or is never aborted) costs no controller.
+    let controller: AbortController | undefined;
     const startedAt = now();
     const end = (status: FailureStatus | 'done', value: unknown, error = ''): void => {
       // A job already recorded as timed out or cancelled drops its late outcome.
@@ -36,7 +38,7 @@ export function execute(job: Job, abortGraceMs: number, record: Recorder): Promi
       }
       stopTimer?.();
       end(status, reason, error);
-      controller.abort(reason);
+      (controller ??= new AbortController()).abort(reason);
       stopTimer = startTimer(abortGraceMs, free);
     };
     let stopTimer = startTimer(job.timeoutMs, () => {
@@ -52,11 +54,14 @@ export function execute(job: Job, abortGraceMs: number, record: Recorder): Promi
       free();
     };
     try {
-      Promise.resolve((job.func as (...args: unknown[]) => unknown)(...job.args, {
-        signal: controller.signal,
+      const context: TaskContext = {
+        get signal() {
+          return (controller ??= new AbortController()).signal;
+        },
         taskId: job.id,
         attempt: 1,
-      })).then((value) => {
+      };
+      Promise.resolve((job.func as (...args: unknown[]) => unknown)(...job.args, context)).then((value) => {
         end('done', value);
         free();
       }, fail);
