@@ -28,3 +28,15 @@ export function untilAborted({ signal }: { signal: AbortSignal }): Promise<never
     signal.addEventListener('abort', () => reject(signal.reason), { once: true });
   });
 }
+
+/** Polls `check` on the real clock until it holds; resolves with the milliseconds it took. */
+export async function until(check: () => boolean, timeoutMs = 2_000): Promise<number> {
+  const started = performance.now();
+  while (!check()) {
+    if (performance.now() - started > timeoutMs) {
+      throw new Error('condition not met in time');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return performance.now() - started;
+}

@@ -5,6 +5,7 @@ import { type MockLlm, type MockLlmOptions, startMockLlm } from '../src/testing/
 import { SlidingWindow, formatDuration } from '../src/testing/window.js';
 import { randomStream } from '../src/testing/random.js';
 import { drawLatency } from '../src/testing/latency.js';
+import { until } from './helpers.js';
 
 const servers: MockLlm[] = [];
 afterEach(async () => {
@@ -25,15 +26,6 @@ const chat = (server: MockLlm, body: object = {}, init: RequestInit = {}) =>
     ...init,
   });
 
-async function until(check: () => boolean, timeoutMs = 2_000): Promise<void> {
-  const started = performance.now();
-  while (!check()) {
-    if (performance.now() - started > timeoutMs) {
-      throw new Error('condition not met in time');
-    }
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 describe('the mock LLM server', () => {
   test('listens on 127.0.0.1 with a free port and a /v1 base URL', async () => {

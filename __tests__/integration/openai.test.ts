@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/gl
 import OpenAI from 'openai';
 import { Dispatcher, type DispatchResult, type TaskContext } from '../../src/index.js';
 import { type MockLlm, type MockLlmOptions, startMockLlm } from '../../src/testing/index.js';
+import { until } from '../helpers.js';
 
 // The real openai SDK against the mock server over real sockets on 127.0.0.1: the server is the witness.
 const servers: MockLlm[] = [];
@@ -43,16 +44,6 @@ function ask(client: OpenAI) {
   };
 }
 
-async function until(check: () => boolean, timeoutMs = 2_000): Promise<number> {
-  const started = performance.now();
-  while (!check()) {
-    if (performance.now() - started > timeoutMs) {
-      throw new Error('condition not met in time');
-    }
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return performance.now() - started;
-}
 
 const questions = (n: number) => Array.from({ length: n }, (_, i) => `Question ${i}?`);
 
