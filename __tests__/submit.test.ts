@@ -129,7 +129,7 @@ describe('results', () => {
     expect(d.getResult('a')?.result).toBe(2);
   });
 
-  test('eviction of many results stays linear', async () => {
+  test('eviction stays correct across many results', async () => {
     const d = new Dispatcher({ maxResults: 100, maxWorkers: Infinity });
     const n = 50_000;
     await d.dispatch(Array.from({ length: n }, (_, i) => ({ id: `t${i}`, func: () => i })));

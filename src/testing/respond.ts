@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { type ChatRequest, answerText, completionBody, promptTokens, streamEvents } from './completions.js';
+import { type ChatRequest, answerText, completionBody, streamEvents } from './completions.js';
 
 /** An admitted request: in flight until its response is sent or its connection closes. */
 export interface Admitted {
@@ -21,9 +21,14 @@ export type Headers = Record<string, string | number>;
 /** Timers take a signed 32-bit delay and fire at once past it: a longer latency waits this long instead. */
 const MAX_DELAY_MS = 2_147_483_647;
 
-export function send(res: ServerResponse, count: Counters, status: number, body: string, headers: Headers = {}): void {
+/** Writes the status line and headers, counting the status as sent. */
+function writeHead(res: ServerResponse, count: Counters, status: number, headers: Headers): ServerResponse {
   count.byStatus[status] = (count.byStatus[status] ?? 0) + 1;
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(body);
+  return res.writeHead(status, headers);
+}
+
+export function send(res: ServerResponse, count: Counters, status: number, body: string, headers: Headers = {}): void {
+  writeHead(res, count, status, { 'content-type': 'application/json', ...headers }).end(body);
 }
 
 /** Waits `ms` on the admitted request's own timer, which a client abort or `close()` clears. */
@@ -37,7 +42,10 @@ export interface Answer {
   readonly random: () => number;
   readonly latency: number;
   readonly headers: Headers;
-  readonly defaultMaxTokens: number;
+  /** The request's `max_tokens`, or the default: the answer's longest length. */
+  readonly maxTokens: number;
+  /** The prompt's tokens, as charged at admission. */
+  readonly promptTokens: number;
 }
 
 /**
@@ -46,11 +54,9 @@ export interface Answer {
  * mid-stream.
  */
 export function answer(res: ServerResponse, count: Counters, admitted: Admitted, a: Answer): void {
-  const maxTokens = a.request.maxTokens ?? a.defaultMaxTokens;
-  const completionTokens = Math.min(maxTokens, 8 + Math.floor(a.random() * 32));
+  const completionTokens = Math.min(a.maxTokens, 8 + Math.floor(a.random() * 32));
   const text = answerText(completionTokens, a.random);
-  const prompt = promptTokens(a.request);
-  const usage = { prompt_tokens: prompt, completion_tokens: completionTokens, total_tokens: prompt + completionTokens };
+  const usage = { prompt_tokens: a.promptTokens, completion_tokens: completionTokens, total_tokens: a.promptTokens + completionTokens };
   const id = `chatcmpl-mock-${a.index}`;
   if (!a.request.stream) {
     after(admitted, a.latency, () => {
@@ -63,8 +69,7 @@ export function answer(res: ServerResponse, count: Counters, admitted: Admitted,
   const gapMs = a.latency / 2 / events.length;
   const next = (i: number): void => {
     if (i === 0) {
-      count.byStatus[200] = (count.byStatus[200] ?? 0) + 1;
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...a.headers });
+      writeHead(res, count, 200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...a.headers });
     }
     res.write(events[i]);
     if (i + 1 < events.length) {

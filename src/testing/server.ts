@@ -118,7 +118,8 @@ export async function startMockLlm(options?: MockLlmOptions): Promise<MockLlm> {
       return;
     }
     const maxTokens = request.maxTokens ?? config.defaultMaxTokens;
-    const cost = promptTokens(request) + maxTokens;
+    const prompt = promptTokens(request);
+    const cost = prompt + maxTokens;
     if (cost > config.tokensPerMinute) {
       // It can never fit: as providers do, a 429 that says so (retrying after a full window will not help).
       tooMany(res, count, tokenWindow.windowMs, `Request too large: it needs ${cost} tokens, but the limit is ${config.tokensPerMinute} tokens per minute.`, limitHeaders(now));
@@ -157,7 +158,7 @@ export async function startMockLlm(options?: MockLlmOptions): Promise<MockLlm> {
       });
       return;
     }
-    answer(res, count, admitted, { request, index, random, latency, headers, defaultMaxTokens: config.defaultMaxTokens });
+    answer(res, count, admitted, { request, index, random, latency, headers, maxTokens, promptTokens: prompt });
   };
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
