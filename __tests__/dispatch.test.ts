@@ -31,6 +31,33 @@ describe('dispatch', () => {
     expect(seen).toEqual([[1, 'two', 'x', 1, true, false]]);
   });
 
+  test('the context shows taskId, attempt and signal only, and nothing that could abort the task', async () => {
+    const d = new Dispatcher();
+    const [result] = await d.dispatch([{ id: 'x', func: (ctx: object) => ({ keys: Object.keys(ctx), abort: 'abort' in ctx }) }]);
+    expect(result?.result).toEqual({ keys: ['taskId', 'attempt'], abort: false });
+  });
+
+  test('a result whose `then` getter throws, or a thenable that rejects, ends as failed', async () => {
+    const d = new Dispatcher();
+    const results = await d.dispatch([
+      {
+        id: 'getter',
+        func: () => ({
+          get then(): never {
+            throw new Error('then getter');
+          },
+        }),
+      },
+      { id: 'thenable', func: () => ({ then: (_: unknown, reject: (e: unknown) => void) => reject(new Error('nope')) }) },
+      { id: 'plain', func: () => ({ then: 42 }) },
+    ]);
+    expect(results.map((r) => [r.status, r.error])).toEqual([
+      ['failed', 'then getter'],
+      ['failed', 'nope'],
+      ['done', null],
+    ]);
+  });
+
   test('never rejects because tasks failed; every failure is a result with a message', async () => {
     const d = new Dispatcher();
     const results = await d.dispatch([

@@ -12,11 +12,11 @@ export const now = (): number => performance.now();
  */
 const MAX_DELAY_MS = 2_147_483_647;
 
-/** Sets a timer unless `ms` is `Infinity`; returns its cancel function, or null when none was set. */
-export function startTimer(ms: number, callback: () => void): (() => void) | null {
-  if (ms === Infinity) {
-    return null;
-  }
-  const handle = setTimeout(callback, Math.min(ms, MAX_DELAY_MS));
-  return () => clearTimeout(handle);
-}
+export type Timer = ReturnType<typeof setTimeout> | undefined;
+
+/**
+ * Calls `callback(arg)` after `ms`, unless `ms` is `Infinity`; returns the handle for `clearTimeout`.
+ * The argument is passed by the timer, so a hot path sets a timer without making a closure.
+ */
+export const setTimer = <T>(ms: number, callback: (arg: T) => void, arg: T): Timer =>
+  ms === Infinity ? undefined : setTimeout(callback, Math.min(ms, MAX_DELAY_MS), arg);

@@ -2,12 +2,11 @@
 // Declares Symbol.asyncDispose for users whose `lib` predates it, so the declarations compile for them too.
 import { ShutdownError, TaskIdError } from './errors.js';
 import { type DispatcherOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { execute } from './policies/execution.js';
 import { type DispatchResult, failure, messageOf } from './result.js';
 import { ResultStore } from './result-store.js';
 import { Job, type JobGroup, QUEUED, SETTLED } from './scheduler/job.js';
 import { Scheduler } from './scheduler/scheduler.js';
-import { isTask, pending, readTaskFields, type Task, track } from './task.js';
+import { isTask, readTaskFields, type Task, track } from './task.js';
 import type { CheckedTasks, ContextTaskInit, ResultOf, TaskFunction, TaskInit, TaskLike } from './types.js';
 import { checkCount, checkOptions, checkType, invalidType } from './validate.js';
 
@@ -35,8 +34,8 @@ export class Dispatcher {
   constructor(options?: DispatcherOptions) {
     this.#options = resolveOptions(options);
     this.#store = new ResultStore(this.#options.maxResults);
-    this.#scheduler = new Scheduler(this.#options.maxWorkers, {
-      run: (job) => execute(job, this.#options.abortGraceMs, (done, result) => this.#record(done, result)),
+    this.#scheduler = new Scheduler(this.#options.maxWorkers, this.#options.abortGraceMs, {
+      record: (job, result) => this.#record(job, result),
       idle: () => this.#onIdle(),
     });
   }
@@ -162,33 +161,37 @@ export class Dispatcher {
     return this.shutdown(true);
   }
 
-  #accept(
-    inputs: readonly unknown[],
-    single: boolean,
-    group: JobGroup | null = null,
-  ): Job[] {
+  #accept(inputs: readonly unknown[], single: boolean, group: JobGroup | null = null): Job[] {
     if (this.#closed) {
       throw new ShutdownError();
     }
     const { timeoutMs } = this.#options;
+    const live = this.#live;
     const jobs: Job[] = [];
-    const seen = new Set<string>();
-    for (let i = 0; i < inputs.length; i++) {
-      const input = inputs[i];
-      const fields = readTaskFields(input, single ? 'task' : `tasks[${i}]`);
-      // A repeat within the batch is caught too: the first occurrence is as good as pending.
-      if (this.#live.has(fields.id) || seen.has(fields.id)) {
-        throw new TaskIdError(fields.id, 'is already pending or running');
+    try {
+      for (let i = 0; i < inputs.length; i++) {
+        const input = inputs[i];
+        const fields = readTaskFields(input, single ? undefined : i);
+        // A repeat within the batch is caught too: its first occurrence is already in `live`.
+        if (live.has(fields.id)) {
+          throw new TaskIdError(fields.id, 'is already pending or running');
+        }
+        const job = new Job(fields, timeoutMs, isTask(input) ? input : null, group, i);
+        live.set(job.id, job);
+        jobs.push(job);
       }
-      seen.add(fields.id);
-      jobs.push(new Job(fields, timeoutMs, isTask(input) ? input : null, group, i));
+    } catch (error) {
+      // All or nothing: a batch with one bad task queues none of them.
+      for (const job of jobs) {
+        live.delete(job.id);
+      }
+      throw error;
     }
     for (const job of jobs) {
       if (job.task !== null) {
-        track(job.task, pending);
+        track(job.task, 'pending');
       }
       this.#store.delete(job.id);
-      this.#live.set(job.id, job);
       this.#scheduler.enqueue(job);
     }
     return jobs;
@@ -213,16 +216,14 @@ export class Dispatcher {
         this.#record(job, failure(job.id, 'cancelled', error, reason, 0));
         this.#scheduler.withdraw();
       } else {
-        job.abort?.('cancelled', reason, error);
+        job.slot?.abort('cancelled', reason, error);
       }
     }
   }
 
   #record(job: Job, result: DispatchResult): void {
     job.state = SETTLED;
-    if (this.#live.get(job.id) === job) {
-      this.#live.delete(job.id);
-    }
+    this.#live.delete(job.id);
     this.#store.add(result);
     if (job.task !== null) {
       track(job.task, result);

@@ -25,7 +25,7 @@ export class Task<F extends TaskFunction = TaskFunction> {
   readonly durationMs: number | null = null;
 
   constructor(init: TaskInit<F>) {
-    Object.assign(this, readTaskFields(init, 'task'));
+    Object.assign(this, readTaskFields(init));
   }
 
   get [brand](): true {
@@ -65,12 +65,29 @@ export interface TaskFields {
   readonly timeoutMs: number | undefined;
 }
 
-/** Validates a `Task` or a plain task object; `where` names it in error messages (`task`, `tasks[2]`). */
-export function readTaskFields(input: unknown, where: string): TaskFields {
+/**
+ * Validates a `Task` or a plain task object; `at` is its index in a batch, named in error messages
+ * (`tasks[2].id`), or undefined for a single `task`. Names are built only when a check fails.
+ */
+export function readTaskFields(input: unknown, at?: number): TaskFields {
   if (isTask(input)) {
     return input;
   }
-  const { id, func, args = [], priority = 0, timeoutMs } = checkObject(where, input) as Partial<TaskLike>;
+  const { id, func, args = [], priority = 0, timeoutMs } = (input ?? {}) as Partial<TaskLike>;
+  if (
+    typeof id === 'string' &&
+    id !== '' &&
+    typeof func === 'function' &&
+    Array.isArray(args) &&
+    Number.isFinite(priority) &&
+    (timeoutMs === undefined || (typeof timeoutMs === 'number' && timeoutMs > 0)) &&
+    typeof input === 'object' &&
+    !Array.isArray(input)
+  ) {
+    return { id, func, args, priority, timeoutMs };
+  }
+  const where = at === undefined ? 'task' : `tasks[${at}]`;
+  checkObject(where, input);
   checkString(`${where}.id`, id);
   checkType(`${where}.func`, func, 'function');
   if (!Array.isArray(args)) {
@@ -80,16 +97,13 @@ export function readTaskFields(input: unknown, where: string): TaskFields {
   if (timeoutMs !== undefined) {
     checkDuration(`${where}.timeoutMs`, timeoutMs);
   }
-  return { id: id as string, func: func as TaskFunction, args, priority, timeoutMs };
+  // Unreachable: the checks above throw for whatever the fast path refused.
+  throw new TypeError(`Invalid ${where}`);
 }
 
-/** The fields the dispatcher keeps up to date on a `Task` it runs. */
-type Progress = Pick<Task, 'status' | 'result' | 'error' | 'durationMs'>;
 
-export const pending: Progress = { status: 'pending', result: null, error: null, durationMs: null };
-
-/** Writes a task's progress fields, which are read-only to everyone else. */
-export function track(task: Task, progress: Progress | DispatchResult): void {
-  const { status, result, error, durationMs } = progress;
+/** Writes a task's progress fields, which are read-only to everyone else: a status before the end, then its result. */
+export function track(task: Task, progress: 'pending' | 'running' | DispatchResult): void {
+  const { status, result = null, error = null, durationMs = null } = typeof progress === 'string' ? { status: progress } : progress;
   Object.assign(task, { status, result, error, durationMs });
 }

@@ -1,6 +1,7 @@
 import type { DispatchResult } from '../result.js';
 import type { Task, TaskFields } from '../task.js';
 import type { TaskFunction } from '../types.js';
+import type { Slot } from './slot.js';
 
 export const QUEUED = 0;
 export const RUNNING = 1;
@@ -22,9 +23,13 @@ export class Job {
   readonly priority: number;
   readonly timeoutMs: number;
   state: JobState = QUEUED;
-  /** While running: ends the job now as timed out or cancelled, aborting its signal with `reason`. */
-  abort: ((status: 'timeout' | 'cancelled', reason: unknown, error: string) => void) | null = null;
+  /** Attempts started so far. */
+  attempts = 0;
+  /** While running: the slot running it, which can end it early. */
+  slot: Slot | null = null;
   waiters: ((result: DispatchResult) => void)[] | null = null;
+  /** The job behind this one in its priority's queue. */
+  next: Job | null = null;
 
   constructor(
     fields: TaskFields,

@@ -1,23 +1,36 @@
-import Queue from 'yocto-queue';
+/** An item that links into a queue itself, so queueing it allocates nothing. */
+export interface Linked<T> {
+  readonly priority: number;
+  next: T | null;
+}
+
+/** One priority's FIFO: a singly linked list through the items' own `next` field. */
+interface Bucket<T> {
+  head: T;
+  tail: T;
+}
 
 /**
- * Highest priority first; equal priorities in insertion order. Items of one priority share a FIFO
- * bucket (yocto-queue, already p-limit's own queue), and a small max-heap orders the distinct
- * priorities present, so the usual case (a handful of priorities) costs O(1) per operation and many
+ * Highest priority first; equal priorities in insertion order. Items of one priority form a FIFO
+ * linked through the items themselves, and a small max-heap orders the distinct priorities present,
+ * so the usual case (a handful of priorities) costs O(1) per operation and no allocation, and many
  * distinct priorities cost O(log P).
  */
-export class PriorityQueue<T extends { readonly priority: number }> {
-  readonly #buckets = new Map<number, Queue<T>>();
+export class PriorityQueue<T extends Linked<T>> {
+  readonly #buckets = new Map<number, Bucket<T>>();
   /** Distinct priorities that have a bucket, as a binary max-heap. */
   readonly #heap: number[] = [];
+
   push(item: T): void {
-    let bucket = this.#buckets.get(item.priority);
+    item.next = null;
+    const bucket = this.#buckets.get(item.priority);
     if (bucket === undefined) {
-      bucket = new Queue<T>();
-      this.#buckets.set(item.priority, bucket);
+      this.#buckets.set(item.priority, { head: item, tail: item });
       this.#heapPush(item.priority);
+    } else {
+      bucket.tail.next = item;
+      bucket.tail = item;
     }
-    bucket.enqueue(item);
   }
 
   shift(): T | undefined {
@@ -25,11 +38,14 @@ export class PriorityQueue<T extends { readonly priority: number }> {
       return undefined;
     }
     const top = this.#heap[0] as number;
-    const bucket = this.#buckets.get(top) as Queue<T>;
-    const item = bucket.dequeue() as T;
-    if (bucket.size === 0) {
+    const bucket = this.#buckets.get(top) as Bucket<T>;
+    const item = bucket.head;
+    if (item.next === null) {
       this.#buckets.delete(top);
       this.#heapPop();
+    } else {
+      bucket.head = item.next;
+      item.next = null;
     }
     return item;
   }

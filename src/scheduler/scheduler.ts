@@ -1,36 +1,40 @@
 import pLimit, { type LimitFunction } from 'p-limit';
+import type { DispatchResult } from '../result.js';
 import { type Job, QUEUED } from './job.js';
 import { PriorityQueue } from './priority-queue.js';
+import { Slot } from './slot.js';
 
 export interface SchedulerHooks {
-  /** Runs one job; resolves (never rejects) when its slot may be reused. */
-  run(job: Job): Promise<void>;
+  /** Records a job's one result; the job's state is `SETTLED` afterwards. */
+  record(job: Job, result: DispatchResult): void;
   /** Nothing queued and no slot held. */
   idle(): void;
 }
 
 /**
- * The core: p-limit grants at most `concurrency` slots, and each granted slot is a worker that runs
- * queued jobs back to back, taking the highest-priority one at each start, and gives its slot back
- * only when nothing is left to start. Queued jobs therefore cost one entry in our own priority queue,
- * not a closure and a promise in p-limit's FIFO, and p-limit stays the one gate on concurrency.
+ * The core: p-limit grants at most `concurrency` slots, and each granted slot runs queued jobs back
+ * to back, taking the highest-priority one at each start, and gives its slot back only when nothing
+ * is left to start. Queued jobs therefore cost one entry in our own priority queue, not a closure and
+ * a promise in p-limit's FIFO, and p-limit stays the one gate on concurrency.
  */
 export class Scheduler {
   readonly #limit: LimitFunction;
   readonly #queue = new PriorityQueue<Job>();
-  readonly #hooks: SchedulerHooks;
   /** Jobs queued and not cancelled. The queue may also hold cancelled ones (tombstones), skipped when reached. */
   #queued = 0;
   /** Slots held by a job: running, or timed out and still inside its grace. */
   #running = 0;
-  /** Workers asked of p-limit, started or still waiting for a slot. */
-  #workers = 0;
-  /** Workers p-limit has started. */
-  #started = 0;
+  /** Slots asked of p-limit, granted or still waiting. */
+  #asked = 0;
+  /** Slots p-limit has granted. */
+  #granted = 0;
 
-  constructor(concurrency: number, hooks: SchedulerHooks) {
+  constructor(
+    concurrency: number,
+    readonly abortGraceMs: number,
+    readonly hooks: SchedulerHooks,
+  ) {
     this.#limit = pLimit(concurrency);
-    this.#hooks = hooks;
   }
 
   get concurrency(): number {
@@ -61,49 +65,60 @@ export class Scheduler {
     this.#queued--;
     if (this.#queued === 0) {
       this.#queue.clear();
-      if (this.#running === 0) {
-        this.#hooks.idle();
-      }
+      this.#checkIdle();
     }
   }
 
-  #pump(): void {
-    const limit = this.#limit.concurrency;
-    // One waiting worker per queued job at most: a worker that finds nothing to start leaves at once.
-    while (this.#workers < limit && this.#workers - this.#running < this.#queued) {
-      this.#workers++;
-      void this.#limit(this.#work);
+  /**
+   * The next job for a granted slot to start, or undefined when the slot should leave: nothing is
+   * queued, or the concurrency was lowered and this slot is surplus.
+   */
+  take(): Job | undefined {
+    if (this.#granted > this.#limit.concurrency) {
+      return undefined;
     }
-  }
-
-  #next(): Job | undefined {
     for (let job = this.#queue.shift(); job !== undefined; job = this.#queue.shift()) {
       if (job.state === QUEUED) {
         this.#queued--;
+        this.#running++;
         return job;
       }
     }
     return undefined;
   }
 
-  readonly #work = async (): Promise<void> => {
-    this.#started++;
-    // A lowered concurrency takes effect as workers finish a job: surplus ones leave instead of continuing.
-    while (this.#started <= this.#limit.concurrency) {
-      const job = this.#next();
-      if (job === undefined) {
-        break;
-      }
-      this.#running++;
-      await this.#hooks.run(job);
-      this.#running--;
-      if (this.#queued === 0 && this.#running === 0) {
-        this.#hooks.idle();
-      }
-    }
-    this.#started--;
-    this.#workers--;
-    // A job queued while this worker was leaving may need a worker it could not see as free.
+  /** A slot's job no longer holds it: settled, or abandoned after its grace. */
+  finished(): void {
+    this.#running--;
+    this.#checkIdle();
+  }
+
+  /** A slot found nothing to start and goes back to p-limit. */
+  leave(): void {
+    this.#granted--;
+    this.#asked--;
+    // A job queued while this slot was leaving may need a slot it could not see as free.
     this.#pump();
-  };
+  }
+
+  #checkIdle(): void {
+    if (this.#queued === 0 && this.#running === 0) {
+      this.hooks.idle();
+    }
+  }
+
+  #pump(): void {
+    const limit = this.#limit.concurrency;
+    // One waiting slot per queued job at most: a slot that finds nothing to start leaves at once.
+    while (this.#asked < limit && this.#asked - this.#running < this.#queued) {
+      this.#asked++;
+      void this.#limit(this.#grant);
+    }
+  }
+
+  readonly #grant = (): Promise<void> =>
+    new Promise((release) => {
+      this.#granted++;
+      new Slot(this, release).next();
+    });
 }
