@@ -100,6 +100,8 @@ describe('dispatch', () => {
       result: null,
       error: 'nope',
       durationMs: r.durationMs,
+      attempts: 1,
+      attemptErrors: ['nope'],
     });
   });
 

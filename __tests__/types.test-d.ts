@@ -127,3 +127,33 @@ export async function misuse(): Promise<void> {
 
 export const optionsType: DispatcherOptions = { maxWorkers: Infinity, timeoutMs: 30_000, abortGraceMs: 1_000, maxResults: 10_000 };
 export const initType: TaskInit<typeof add> = { id: 'a', func: add, args: [1, 2] };
+
+export function eventsAndRetries(): void {
+  const off = d.on('retry', (e) => {
+    expectTypeOf(e.delayMs).toEqualTypeOf<number>();
+    expectTypeOf(e.error).toEqualTypeOf<string>();
+  });
+  expectTypeOf(off).toEqualTypeOf<() => void>();
+  d.on('settle', (r) => expectTypeOf(r).toEqualTypeOf<DispatchResult>());
+  d.on('limit', (e) => expectTypeOf(e.previous).toEqualTypeOf<number>());
+  // @ts-expect-error: not an event
+  d.on('finish', () => {});
+  // @ts-expect-error: only the dispatcher emits
+  d.emit('idle');
+  expectTypeOf(d.currentLimit).toEqualTypeOf<number>();
+  expectTypeOf(d.paused).toEqualTypeOf<boolean>();
+  const options: DispatcherOptions = { retry: { retries: 3, jitter: 'none', retryOn: (_e, attempt) => attempt < 2 }, adaptive: { min: 2 } };
+  // @ts-expect-error: jitter is 'full' or 'none'
+  const bad: DispatcherOptions = { retry: { jitter: 'half' } };
+  void options;
+  void bad;
+  d.submit({ id: 'x', func: () => 1, retry: { retries: 1 }, totalTimeoutMs: 1_000 });
+}
+
+export async function attemptsOnResults(): Promise<void> {
+  const [r] = await d.dispatch([{ id: 'a', func: () => 1 }]);
+  expectTypeOf(r.attempts).toEqualTypeOf<number>();
+  if (!r.success) {
+    expectTypeOf(r.attemptErrors).toEqualTypeOf<readonly string[]>();
+  }
+}

@@ -21,7 +21,52 @@ const badOptions: [string, unknown, Kind, string][] = [
   ['maxResults', 0, RangeError, '0 (number)'],
   ['maxResults', 2.5, RangeError, '2.5 (number)'],
   ['maxResults', {}, TypeError, 'an object (object)'],
+  ['totalTimeoutMs', 0, RangeError, '0 (number)'],
+  ['totalTimeoutMs', '1m', TypeError, '"1m" (string)'],
 ];
+
+/** [retry field, bad value, error kind, the message's "got …" part] */
+const badRetry: [string, unknown, Kind, string][] = [
+  ['retries', -1, RangeError, '-1 (number)'],
+  ['retries', 1.5, RangeError, '1.5 (number)'],
+  ['retries', '3', TypeError, '"3" (string)'],
+  ['minDelayMs', -1, RangeError, '-1 (number)'],
+  ['minDelayMs', Number.NaN, RangeError, 'NaN (number)'],
+  ['maxDelayMs', 100, RangeError, '100 (number)'],
+  ['factor', 0.5, RangeError, '0.5 (number)'],
+  ['jitter', 'half', TypeError, '"half" (string)'],
+  ['retryOn', true, TypeError, 'true (boolean)'],
+];
+
+describe('retry options', () => {
+  test.each(badRetry)('retry.%s = %p throws a %p naming the field and the value', (name, value, kind, got) => {
+    // maxDelayMs 100 is below the default minDelayMs of 500.
+    const make = () => new Dispatcher({ retry: { [name]: value } });
+    expect(make).toThrow(kind);
+    expect(make).toThrow(`Expected \`retry.${name}\` to be `);
+    expect(make).toThrow(`, got ${got}`);
+  });
+
+  test('on a task too, named by its index, before anything runs', async () => {
+    const d = new Dispatcher();
+    let ran = false;
+    const tasks = [
+      { id: 'a', func: () => { ran = true; } },
+      { id: 'b', func: () => {}, retry: { retries: -2 } },
+    ];
+    await expect(d.dispatch(tasks)).rejects.toThrow('Expected `tasks[1].retry.retries` to be an integer ≥ 0 or Infinity, got -2 (number)');
+    expect(() => d.submit({ id: 'c', func: () => {}, retry: { wait: 1 } as never })).toThrow('Unknown option `task.retry.wait`');
+    expect(() => new Task({ id: 'd', func: () => {}, totalTimeoutMs: -1 })).toThrow('Expected `task.totalTimeoutMs` to be');
+    expect(ran).toBe(false);
+    expect(d.pendingCount).toBe(0);
+  });
+
+  test('retries: 0, Infinity and an empty retry object are accepted', () => {
+    expect(() => new Dispatcher({ retry: { retries: 0 } })).not.toThrow();
+    expect(() => new Dispatcher({ retry: { retries: Infinity } })).not.toThrow();
+    expect(() => new Dispatcher({ retry: {} })).not.toThrow();
+  });
+});
 
 describe('Dispatcher options', () => {
   test.each(badOptions)('%s = %p throws a %p naming the option and the value', (name, value, kind, got) => {

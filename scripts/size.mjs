@@ -1,9 +1,10 @@
 // Size budget: the ESM entry bundled with its dependencies (p-limit and its yocto-queue), minified and gzipped.
-// 4 KB until the slot-based core (one p-limit grant runs jobs back to back with handlers made once per
-// slot), which halved the per-task overhead for about 360 B; each later raise is recorded in CHANGELOG.md.
+// The budget grows only with a feature that needs it, each raise recorded in CHANGELOG.md: 4 KB for the
+// first core; 4.5 KB for the slot-based core (half the per-task overhead for about 360 B); 8 KB for
+// retries, Retry-After, the queue-wide pause, adaptive concurrency and events (about 2.7 KB).
 import { minGz } from '../bench/size.mjs';
 
-const BUDGET_BYTES = 4.5 * 1024;
+const BUDGET_BYTES = 8 * 1024;
 
 const { minified, gzipped } = await minGz("export * from '../dist/esm/index.js';");
 const line = `size: ${minified} B minified, ${gzipped} B gzipped (budget ${BUDGET_BYTES} B)`;

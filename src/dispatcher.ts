@@ -1,14 +1,16 @@
 /// <reference lib="esnext.disposable" preserve="true" />
 // Declares Symbol.asyncDispose for users whose `lib` predates it, so the declarations compile for them too.
 import { ShutdownError, TaskIdError } from './errors.js';
+import { Emitter, type EventName, type Listener } from './events.js';
+import { resolveRetry } from './policies/retry.js';
 import { type DispatcherOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { type DispatchResult, failure, messageOf } from './result.js';
+import { type DispatchResult, messageOf } from './result.js';
 import { ResultStore } from './result-store.js';
-import { Job, type JobGroup, QUEUED, SETTLED } from './scheduler/job.js';
+import { Job, type JobGroup, type JobSettings } from './scheduler/job.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { isTask, readTaskFields, type Task, track } from './task.js';
 import type { CheckedTasks, ContextTaskInit, ResultOf, TaskFunction, TaskInit, TaskLike } from './types.js';
-import { checkCount, checkOptions, checkType, invalidType } from './validate.js';
+import { checkCount, checkNumber, checkOptions, checkType, invalidType } from './validate.js';
 
 export interface DispatchOptions {
   /** Aborting it ends the batch's unfinished tasks as `cancelled`; `dispatch` still resolves. */
@@ -28,25 +30,68 @@ export class Dispatcher {
   readonly #store: ResultStore;
   /** Pending and running jobs by id: ids must be unique among them. */
   readonly #live = new Map<string, Job>();
+  readonly #events = new Emitter();
+  /** What every job gets unless its task overrides it. */
+  readonly #settings: JobSettings;
   #closed = false;
   #idleWaiters: (() => void)[] = [];
 
   constructor(options?: DispatcherOptions) {
-    this.#options = resolveOptions(options);
-    this.#store = new ResultStore(this.#options.maxResults);
-    this.#scheduler = new Scheduler(this.#options.maxWorkers, this.#options.abortGraceMs, {
+    const resolved = (this.#options = resolveOptions(options));
+    this.#store = new ResultStore(resolved.maxResults);
+    this.#settings = { timeoutMs: resolved.timeoutMs, totalTimeoutMs: resolved.totalTimeoutMs, retry: resolved.retry };
+    this.#scheduler = new Scheduler({
+      maxWorkers: resolved.maxWorkers,
+      abortGraceMs: resolved.abortGraceMs,
+      adaptive: resolved.adaptive,
+      // Read at each call, so a test can replace Math.random with a seeded generator.
+      random: () => Math.random(),
       record: (job, result) => this.#record(job, result),
       idle: () => this.#onIdle(),
+      events: this.#events,
     });
   }
 
-  /** Most task functions running at once; raising it starts queued tasks at once. */
+  /**
+   * Most task functions running at once; raising it starts queued tasks at once. In adaptive mode it
+   * is the adaptive `max`, and `currentLimit` moves below it.
+   */
   get maxWorkers(): number {
-    return this.#scheduler.concurrency;
+    return this.#scheduler.maxWorkers;
   }
 
   set maxWorkers(value: number) {
-    this.#scheduler.concurrency = checkCount('maxWorkers', value);
+    this.#scheduler.maxWorkers = checkCount('maxWorkers', value);
+  }
+
+  /** The concurrency limit in force: adaptive mode's current limit, else `maxWorkers`. */
+  get currentLimit(): number {
+    return this.#scheduler.limit;
+  }
+
+  /** True while starts are paused (`pause()`, `pauseFor()`, or a 429/503 with a Retry-After); running tasks go on. */
+  get paused(): boolean {
+    return this.#scheduler.paused;
+  }
+
+  /** Stops starting tasks until `resume()`; running ones continue. */
+  pause(): void {
+    this.#scheduler.pause();
+  }
+
+  /** Stops starting tasks for `ms` milliseconds, or leaves a longer pause in place. */
+  pauseFor(ms: number): void {
+    this.#scheduler.pauseFor(checkNumber('ms', ms, 'a number ≥ 0', (n) => n >= 0));
+  }
+
+  /** Starts tasks again, ending any pause. */
+  resume(): void {
+    this.#scheduler.resume();
+  }
+
+  /** Listens to an event; returns the function that stops listening. An unknown name is a `TypeError`. */
+  on<K extends EventName>(name: K, listener: Listener<K>): () => void {
+    return this.#events.on(name, listener);
   }
 
   /** Slots held: running tasks, including timed-out or cancelled ones still inside their grace. */
@@ -54,9 +99,9 @@ export class Dispatcher {
     return this.#scheduler.running;
   }
 
-  /** Tasks accepted and not started yet. */
+  /** Tasks accepted and not running: not started yet, or waiting to retry. */
   get pendingCount(): number {
-    return this.#scheduler.queued;
+    return this.#scheduler.queued + this.#scheduler.waiting;
   }
 
   /** Finished results by task id, from `submit` and `dispatch` alike; at most `maxResults`, oldest evicted first. */
@@ -150,7 +195,7 @@ export class Dispatcher {
     if (!wait) {
       this.#cancel(this.#live.values(), new DOMException('The dispatcher shut down', 'AbortError'));
     }
-    if (this.#scheduler.queued + this.#scheduler.running === 0) {
+    if (this.#scheduler.queued + this.#scheduler.running + this.#scheduler.waiting === 0) {
       return Promise.resolve();
     }
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
@@ -165,7 +210,6 @@ export class Dispatcher {
     if (this.#closed) {
       throw new ShutdownError();
     }
-    const { timeoutMs } = this.#options;
     const live = this.#live;
     const jobs: Job[] = [];
     try {
@@ -176,7 +220,11 @@ export class Dispatcher {
         if (live.has(fields.id)) {
           throw new TaskIdError(fields.id, 'is already pending or running');
         }
-        const job = new Job(fields, timeoutMs, isTask(input) ? input : null, group, i);
+        const settings =
+          fields.retry === undefined
+            ? this.#settings
+            : { ...this.#settings, retry: resolveRetry(`${single ? 'task' : `tasks[${i}]`}.retry`, fields.retry, this.#options.retry) };
+        const job = new Job(fields, settings, isTask(input) ? input : null, group, i);
         live.set(job.id, job);
         jobs.push(job);
       }
@@ -211,18 +259,11 @@ export class Dispatcher {
   /** Ends unfinished jobs as `cancelled`: queued ones without starting, running ones by aborting their signal. */
   #cancel(jobs: Iterable<Job>, reason: unknown): void {
     for (const job of [...jobs]) {
-      const error = `task ${JSON.stringify(job.id)} was cancelled: ${messageOf(reason, job.id)}`;
-      if (job.state === QUEUED) {
-        this.#record(job, failure(job.id, 'cancelled', error, reason, 0));
-        this.#scheduler.withdraw();
-      } else {
-        job.slot?.abort('cancelled', reason, error);
-      }
+      this.#scheduler.cancel(job, reason, `task ${JSON.stringify(job.id)} was cancelled: ${messageOf(reason, job.id)}`);
     }
   }
 
   #record(job: Job, result: DispatchResult): void {
-    job.state = SETTLED;
     this.#live.delete(job.id);
     this.#store.add(result);
     if (job.task !== null) {
@@ -236,6 +277,9 @@ export class Dispatcher {
         resolve(result);
       }
     }
+    if (this.#events.has('settle')) {
+      this.#events.emit('settle', result);
+    }
   }
 
   #promiseOf(job: Job): Promise<DispatchResult> {
@@ -245,6 +289,7 @@ export class Dispatcher {
   }
 
   #onIdle(): void {
+    this.#events.emit('idle', undefined);
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const resolve of waiters) {

@@ -1,30 +1,52 @@
+import { type AdaptiveOptions, type AdaptivePolicy, resolveAdaptive } from './policies/adaptive.js';
+import { type RetryOptions, type RetryPolicy, resolveRetry, retryDefaults } from './policies/retry.js';
 import { checkCount, checkDuration, checkOptions } from './validate.js';
 
 export interface DispatcherOptions {
   /** Most task functions running at once: an integer ≥ 1, or `Infinity`. Settable later as `dispatcher.maxWorkers`. @default 4 */
   readonly maxWorkers?: number;
-  /** Per-task time limit in milliseconds, counted from the task's start; `Infinity` for none. A task's own `timeoutMs` overrides it. @default 30_000 */
+  /** Per-attempt time limit in milliseconds, counted from the attempt's start; `Infinity` for none. A task's own `timeoutMs` overrides it. @default 30_000 */
   readonly timeoutMs?: number;
+  /** Time limit across all attempts and the waits between them, from the first start; `Infinity` for none. @default Infinity */
+  readonly totalTimeoutMs?: number;
   /** How long a timed-out or cancelled task that ignores its signal keeps its slot, in milliseconds; `Infinity` waits for it. @default 1_000 */
   readonly abortGraceMs?: number;
   /** Most finished results kept in `results` (oldest evicted first): an integer ≥ 1, or `Infinity`. @default 10_000 */
   readonly maxResults?: number;
+  /** Retries for every task (a task's own `retry` overrides fields of it). Off by default (`retries: 0`). */
+  readonly retry?: RetryOptions;
+  /** AIMD concurrency between `min` and `max` (`maxWorkers`), driven by 429s, 503s and timeouts. @default false */
+  readonly adaptive?: boolean | AdaptiveOptions;
 }
 
-export type ResolvedOptions = Required<DispatcherOptions>;
+export interface ResolvedOptions {
+  readonly maxWorkers: number;
+  readonly timeoutMs: number;
+  readonly totalTimeoutMs: number;
+  readonly abortGraceMs: number;
+  readonly maxResults: number;
+  readonly retry: RetryPolicy;
+  readonly adaptive: AdaptivePolicy | undefined;
+}
 
-const checks: { [K in keyof ResolvedOptions]: (name: string, value: unknown) => ResolvedOptions[K] } = {
+const checks = {
   maxWorkers: checkCount,
   timeoutMs: checkDuration,
+  totalTimeoutMs: checkDuration,
   abortGraceMs: checkDuration,
   maxResults: checkCount,
+  retry: (name: string, value: unknown) => resolveRetry(name, value, retryDefaults),
+  adaptive: (_: string, value: unknown) => value,
 };
 
-export const defaultOptions: ResolvedOptions = {
+export const defaultOptions = {
   maxWorkers: 4,
   timeoutMs: 30_000,
+  totalTimeoutMs: Infinity,
   abortGraceMs: 1_000,
   maxResults: 10_000,
+  retry: retryDefaults,
+  adaptive: undefined,
 };
 
 /** Validates every option, naming the option and the value received, and fills in the defaults. */
@@ -33,8 +55,9 @@ export function resolveOptions(options: DispatcherOptions = {}): ResolvedOptions
   const resolved: Record<string, unknown> = { ...defaultOptions };
   for (const [name, value] of Object.entries(options)) {
     if (value !== undefined) {
-      resolved[name] = checks[name as keyof ResolvedOptions](name, value);
+      resolved[name] = checks[name as keyof typeof checks](name, value);
     }
   }
-  return resolved as ResolvedOptions;
+  resolved['adaptive'] = resolveAdaptive(resolved['adaptive'], resolved['maxWorkers'] as number);
+  return resolved as unknown as ResolvedOptions;
 }

@@ -5,8 +5,10 @@ export interface DispatchSuccess<R = unknown> {
   readonly status: 'done';
   readonly result: R;
   readonly error: null;
-  /** From the task's start to its end, in milliseconds. */
+  /** From the first attempt's start to the end, in milliseconds. */
   readonly durationMs: number;
+  /** Attempts made, the successful one included. */
+  readonly attempts: number;
 }
 
 /** A task that threw, timed out or was cancelled. */
@@ -22,8 +24,12 @@ export interface DispatchFailure {
    * Not enumerable, so `JSON.stringify(result)` never trips over it.
    */
   readonly cause: unknown;
-  /** From the task's start to its end, in milliseconds; 0 for a task cancelled before it started. */
+  /** From the first attempt's start to the end, in milliseconds; 0 for a task cancelled before it started. */
   readonly durationMs: number;
+  /** Attempts made; 0 for a task cancelled before it started. */
+  readonly attempts: number;
+  /** Each attempt's error message, oldest first; the last one is usually `error`. */
+  readonly attemptErrors: readonly string[];
 }
 
 /** How each task ended: `if (r.success)` narrows `r.result` to the task's result type. */
@@ -31,8 +37,8 @@ export type DispatchResult<R = unknown> = DispatchSuccess<R> | DispatchFailure;
 
 export type FailureStatus = DispatchFailure['status'];
 
-export function success<R>(taskId: string, result: R, durationMs: number): DispatchSuccess<R> {
-  return { taskId, success: true, status: 'done', result, error: null, durationMs };
+export function success<R>(taskId: string, result: R, durationMs: number, attempts: number): DispatchSuccess<R> {
+  return { taskId, success: true, status: 'done', result, error: null, durationMs, attempts };
 }
 
 export function failure(
@@ -41,8 +47,10 @@ export function failure(
   error: string,
   cause: unknown,
   durationMs: number,
+  attempts: number,
+  attemptErrors: readonly string[],
 ): DispatchFailure {
-  const result = { taskId, success: false as const, status, result: null, error, durationMs };
+  const result = { taskId, success: false as const, status, result: null, error, durationMs, attempts, attemptErrors };
   // Defined, not assigned: a read-only, non-enumerable property that JSON and spreads leave out.
   Object.defineProperty(result, 'cause', { value: cause });
   return result as DispatchFailure;

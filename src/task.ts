@@ -1,3 +1,4 @@
+import { type RetryOptions, resolveRetry, retryDefaults } from './policies/retry.js';
 import type { DispatchResult } from './result.js';
 import type { TaskArgs, TaskFunction, TaskInit, TaskLike, TaskResultOf, TaskStatus } from './types.js';
 import { checkDuration, checkFinite, checkObject, checkString, checkType, invalidType } from './validate.js';
@@ -15,6 +16,8 @@ export class Task<F extends TaskFunction = TaskFunction> {
   declare readonly args: Readonly<TaskArgs<F>>;
   declare readonly priority: number;
   declare readonly timeoutMs: number | undefined;
+  declare readonly totalTimeoutMs: number | undefined;
+  declare readonly retry: RetryOptions | undefined;
   /** `'pending'` → `'running'` → `'done'` | `'failed'` | `'timeout'` | `'cancelled'`. */
   readonly status: TaskStatus = 'pending';
   /** The value once `status` is `'done'`, else null. */
@@ -63,7 +66,11 @@ export interface TaskFields {
   readonly args: readonly unknown[];
   readonly priority: number;
   readonly timeoutMs: number | undefined;
+  readonly totalTimeoutMs: number | undefined;
+  readonly retry: RetryOptions | undefined;
 }
+
+const nameOf = (at: number | undefined, field = ''): string => (at === undefined ? 'task' : `tasks[${at}]`) + field;
 
 /**
  * Validates a `Task` or a plain task object; `at` is its index in a batch, named in error messages
@@ -73,34 +80,37 @@ export function readTaskFields(input: unknown, at?: number): TaskFields {
   if (isTask(input)) {
     return input;
   }
-  const { id, func, args = [], priority = 0, timeoutMs } = (input ?? {}) as Partial<TaskLike>;
+  const { id, func, args = [], priority = 0, timeoutMs, totalTimeoutMs, retry } = (input ?? {}) as Partial<TaskLike>;
   if (
-    typeof id === 'string' &&
-    id !== '' &&
-    typeof func === 'function' &&
-    Array.isArray(args) &&
-    Number.isFinite(priority) &&
-    (timeoutMs === undefined || (typeof timeoutMs === 'number' && timeoutMs > 0)) &&
-    typeof input === 'object' &&
-    !Array.isArray(input)
+    !(
+      typeof id === 'string' &&
+      id !== '' &&
+      typeof func === 'function' &&
+      Array.isArray(args) &&
+      Number.isFinite(priority) &&
+      (timeoutMs === undefined || (typeof timeoutMs === 'number' && timeoutMs > 0)) &&
+      typeof input === 'object' &&
+      !Array.isArray(input)
+    )
   ) {
-    return { id, func, args, priority, timeoutMs };
+    // The same checks again, one by one, to throw the error that names the field.
+    checkObject(nameOf(at), input);
+    checkString(nameOf(at, '.id'), id);
+    checkType(nameOf(at, '.func'), func, 'function');
+    if (!Array.isArray(args)) {
+      invalidType(nameOf(at, '.args'), 'an array', args);
+    }
+    checkFinite(nameOf(at, '.priority'), priority);
+    checkDuration(nameOf(at, '.timeoutMs'), timeoutMs as number);
   }
-  const where = at === undefined ? 'task' : `tasks[${at}]`;
-  checkObject(where, input);
-  checkString(`${where}.id`, id);
-  checkType(`${where}.func`, func, 'function');
-  if (!Array.isArray(args)) {
-    invalidType(`${where}.args`, 'an array', args);
+  if (totalTimeoutMs !== undefined) {
+    checkDuration(nameOf(at, '.totalTimeoutMs'), totalTimeoutMs);
   }
-  checkFinite(`${where}.priority`, priority);
-  if (timeoutMs !== undefined) {
-    checkDuration(`${where}.timeoutMs`, timeoutMs);
+  if (retry !== undefined) {
+    resolveRetry(nameOf(at, '.retry'), retry, retryDefaults);
   }
-  // Unreachable: the checks above throw for whatever the fast path refused.
-  throw new TypeError(`Invalid ${where}`);
+  return { id, func, args, priority, timeoutMs, totalTimeoutMs, retry } as TaskFields;
 }
-
 
 /** Writes a task's progress fields, which are read-only to everyone else: a status before the end, then its result. */
 export function track(task: Task, progress: 'pending' | 'running' | DispatchResult): void {

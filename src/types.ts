@@ -1,3 +1,4 @@
+import type { RetryOptions } from './policies/retry.js';
 /** What every task function receives as its last argument. */
 export interface TaskContext {
   /** Aborts when the task times out, is cancelled, or the dispatcher shuts down without waiting. */
@@ -40,8 +41,12 @@ interface TaskFields<F extends TaskFunction> {
   readonly func: F;
   /** Higher starts first; equal priorities start in submission order. @default 0 */
   readonly priority?: number;
-  /** Overrides the dispatcher's `timeoutMs` for this task. */
+  /** Overrides the dispatcher's `timeoutMs` (per attempt) for this task. */
   readonly timeoutMs?: number;
+  /** Overrides the dispatcher's `totalTimeoutMs` (across attempts) for this task. */
+  readonly totalTimeoutMs?: number;
+  /** Overrides fields of the dispatcher's `retry` for this task. */
+  readonly retry?: RetryOptions;
 }
 
 /**
@@ -71,6 +76,8 @@ export interface TaskLike {
   readonly args?: readonly unknown[];
   readonly priority?: number;
   readonly timeoutMs?: number;
+  readonly totalTimeoutMs?: number;
+  readonly retry?: RetryOptions;
 }
 
 /** The result type of a task input, inferred from its `func`. */

@@ -1,3 +1,5 @@
+import type { Timer } from '../clock.js';
+import type { RetryPolicy } from '../policies/retry.js';
 import type { DispatchResult } from '../result.js';
 import type { Task, TaskFields } from '../task.js';
 import type { TaskFunction } from '../types.js';
@@ -7,10 +9,21 @@ export const QUEUED = 0;
 export const RUNNING = 1;
 /** The result is recorded. The function may still be running, abandoned after a timeout or cancel. */
 export const SETTLED = 2;
-export type JobState = typeof QUEUED | typeof RUNNING | typeof SETTLED;
+/** An attempt failed and the job waits, holding no slot, to be queued again. */
+export const WAITING = 3;
+export type JobState = typeof QUEUED | typeof RUNNING | typeof SETTLED | typeof WAITING;
 
 /** Hears a job's result besides the result store: a `dispatch` call collecting its batch. */
 export type JobGroup = (index: number, result: DispatchResult) => void;
+
+/** What a job takes from the dispatcher's options, resolved with the task's own overrides. */
+export interface JobSettings {
+  readonly timeoutMs: number;
+  readonly totalTimeoutMs: number;
+  readonly retry: RetryPolicy;
+}
+
+let sequence = 0;
 
 /**
  * The dispatcher's private record of one accepted task. Every field is set in the constructor, with
@@ -22,18 +35,28 @@ export class Job {
   readonly args: readonly unknown[];
   readonly priority: number;
   readonly timeoutMs: number;
+  readonly totalTimeoutMs: number;
+  readonly retry: RetryPolicy;
+  /** Acceptance order, which a retry keeps when it is queued again. */
+  readonly seq = sequence++;
   state: JobState = QUEUED;
   /** Attempts started so far. */
   attempts = 0;
+  /** When the first attempt started (from `now()`), or -1 before. */
+  startedAt = -1;
+  /** Each failed attempt's message, oldest first, or null before the first failure. */
+  errors: string[] | null = null;
   /** While running: the slot running it, which can end it early. */
   slot: Slot | null = null;
+  /** While waiting to retry: the timer that queues it again. */
+  timer: Timer = undefined;
   waiters: ((result: DispatchResult) => void)[] | null = null;
   /** The job behind this one in its priority's queue. */
   next: Job | null = null;
 
   constructor(
     fields: TaskFields,
-    defaultTimeoutMs: number,
+    settings: JobSettings,
     readonly task: Task | null,
     readonly group: JobGroup | null,
     readonly index: number,
@@ -42,6 +65,8 @@ export class Job {
     this.func = fields.func;
     this.args = fields.args;
     this.priority = fields.priority;
-    this.timeoutMs = fields.timeoutMs ?? defaultTimeoutMs;
+    this.timeoutMs = fields.timeoutMs ?? settings.timeoutMs;
+    this.totalTimeoutMs = fields.totalTimeoutMs ?? settings.totalTimeoutMs;
+    this.retry = settings.retry;
   }
 }

@@ -1,6 +1,8 @@
 /** An item that links into a queue itself, so queueing it allocates nothing. */
 export interface Linked<T> {
   readonly priority: number;
+  /** Order of first arrival: `unshift` puts an item back among the others by it. */
+  readonly seq: number;
   next: T | null;
 }
 
@@ -29,6 +31,34 @@ export class PriorityQueue<T extends Linked<T>> {
       this.#heapPush(item.priority);
     } else {
       bucket.tail.next = item;
+      bucket.tail = item;
+    }
+  }
+
+  /**
+   * Puts back an item that was queued before (a retry): ahead of every item that arrived after it, and
+   * behind the ones put back that arrived before it. Only items put back can be ahead of it, so the
+   * walk is short.
+   */
+  unshift(item: T): void {
+    const bucket = this.#buckets.get(item.priority);
+    if (bucket === undefined || bucket.head.seq > item.seq) {
+      item.next = bucket?.head ?? null;
+      if (bucket === undefined) {
+        this.#buckets.set(item.priority, { head: item, tail: item });
+        this.#heapPush(item.priority);
+      } else {
+        bucket.head = item;
+      }
+      return;
+    }
+    let before = bucket.head;
+    while (before.next !== null && before.next.seq < item.seq) {
+      before = before.next;
+    }
+    item.next = before.next;
+    before.next = item;
+    if (item.next === null) {
       bucket.tail = item;
     }
   }

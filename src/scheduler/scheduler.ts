@@ -1,49 +1,100 @@
 import pLimit, { type LimitFunction } from 'p-limit';
-import type { DispatchResult } from '../result.js';
-import { type Job, QUEUED } from './job.js';
+import { now, setTimer, type Timer } from '../clock.js';
+import type { Emitter, PauseReason } from '../events.js';
+import { Aimd, type AdaptivePolicy } from '../policies/adaptive.js';
+import { backoffMs, isRetryable, retryAfterMs, statusOf } from '../policies/retry.js';
+import { type DispatchResult, type FailureStatus, failure, success } from '../result.js';
+import { type Job, QUEUED, RUNNING, SETTLED, WAITING } from './job.js';
 import { PriorityQueue } from './priority-queue.js';
 import { Slot } from './slot.js';
 
-export interface SchedulerHooks {
+export interface SchedulerSettings {
+  readonly maxWorkers: number;
+  readonly abortGraceMs: number;
+  readonly adaptive: AdaptivePolicy | undefined;
+  readonly random: () => number;
   /** Records a job's one result; the job's state is `SETTLED` afterwards. */
-  record(job: Job, result: DispatchResult): void;
-  /** Nothing queued and no slot held. */
-  idle(): void;
+  readonly record: (job: Job, result: DispatchResult) => void;
+  /** Nothing queued, running or waiting to retry. */
+  readonly idle: () => void;
+  readonly events: Emitter;
 }
+
+type Status = FailureStatus | 'done';
 
 /**
  * The core: p-limit grants at most `concurrency` slots, and each granted slot runs queued jobs back
  * to back, taking the highest-priority one at each start, and gives its slot back only when nothing
  * is left to start. Queued jobs therefore cost one entry in our own priority queue, not a closure and
  * a promise in p-limit's FIFO, and p-limit stays the one gate on concurrency.
+ *
+ * It also settles each attempt: a result, or a retry that waits holding no slot and then queues the
+ * job again ahead of newer jobs of its priority; a pause of all starts; and the adaptive limit.
  */
 export class Scheduler {
   readonly #limit: LimitFunction;
   readonly #queue = new PriorityQueue<Job>();
+  readonly #settings: SchedulerSettings;
+  readonly #aimd: Aimd | undefined;
   /** Jobs queued and not cancelled. The queue may also hold cancelled ones (tombstones), skipped when reached. */
   #queued = 0;
   /** Slots held by a job: running, or timed out and still inside its grace. */
   #running = 0;
+  /** Jobs waiting to be queued again for a retry. */
+  #waiting = 0;
   /** Slots asked of p-limit, granted or still waiting. */
   #asked = 0;
   /** Slots p-limit has granted. */
   #granted = 0;
+  /** Starts are paused until this time (from `now()`): 0 when not paused, `Infinity` until `resume()`. */
+  #pausedUntil = 0;
+  #pauseTimer: Timer;
+  #maxWorkers: number;
 
-  constructor(
-    concurrency: number,
-    readonly abortGraceMs: number,
-    readonly hooks: SchedulerHooks,
-  ) {
-    this.#limit = pLimit(concurrency);
+  constructor(settings: SchedulerSettings) {
+    this.#settings = settings;
+    this.#maxWorkers = settings.maxWorkers;
+    this.#aimd =
+      settings.adaptive &&
+      new Aimd(settings.adaptive, (limit, previous) => {
+        this.#limit.concurrency = limit;
+        this.#settings.events.emit('limit', { limit, previous });
+        this.#pump();
+      });
+    this.#limit = pLimit(this.#aimd?.limit ?? settings.maxWorkers);
   }
 
-  get concurrency(): number {
+  get abortGraceMs(): number {
+    return this.#settings.abortGraceMs;
+  }
+
+  /** The configured cap: `maxWorkers`, or adaptive mode's `max`. */
+  get maxWorkers(): number {
+    return this.#maxWorkers;
+  }
+
+  set maxWorkers(value: number) {
+    this.#maxWorkers = value;
+    if (this.#aimd !== undefined) {
+      this.#aimd.setMax(value);
+      return;
+    }
+    const previous = this.#limit.concurrency;
+    this.#limit.concurrency = value;
+    if (value !== previous) {
+      this.#settings.events.emit('limit', { limit: value, previous });
+    }
+    this.#pump();
+  }
+
+  /** The limit in force: `maxWorkers`, or adaptive mode's current limit. */
+  get limit(): number {
     return this.#limit.concurrency;
   }
 
-  set concurrency(value: number) {
-    this.#limit.concurrency = value;
-    this.#pump();
+  /** Adaptive mode's count of cuts, noted by each attempt at its start. */
+  get cuts(): number {
+    return this.#aimd?.cuts ?? 0;
   }
 
   get queued(): number {
@@ -54,27 +105,48 @@ export class Scheduler {
     return this.#running;
   }
 
+  get waiting(): number {
+    return this.#waiting;
+  }
+
+  get paused(): boolean {
+    return this.#pausedUntil !== 0;
+  }
+
   enqueue(job: Job): void {
     this.#queue.push(job);
     this.#queued++;
     this.#pump();
   }
 
-  /** A queued job was cancelled: it stays in the queue as a tombstone until reached or cleared. */
-  withdraw(): void {
-    this.#queued--;
-    if (this.#queued === 0) {
-      this.#queue.clear();
-      this.#checkIdle();
+  /** Ends an unfinished job as cancelled: queued or waiting at once, running by aborting its attempt. */
+  cancel(job: Job, reason: unknown, error: string): void {
+    if (job.state === RUNNING) {
+      job.slot?.abort('cancelled', reason, error, true);
+      return;
     }
+    if (job.state === WAITING) {
+      clearTimeout(job.timer);
+      this.#waiting--;
+    } else if (job.state === QUEUED) {
+      this.#queued--;
+      if (this.#queued === 0) {
+        // Only tombstones are left.
+        this.#queue.clear();
+      }
+    } else {
+      return;
+    }
+    this.#record(job, 'cancelled', reason, error);
+    this.#checkIdle();
   }
 
   /**
    * The next job for a granted slot to start, or undefined when the slot should leave: nothing is
-   * queued, or the concurrency was lowered and this slot is surplus.
+   * queued, starts are paused, or the limit was lowered and this slot is surplus.
    */
   take(): Job | undefined {
-    if (this.#granted > this.#limit.concurrency) {
+    if (this.#granted > this.#limit.concurrency || this.#pausedUntil !== 0) {
       return undefined;
     }
     for (let job = this.#queue.shift(); job !== undefined; job = this.#queue.shift()) {
@@ -85,6 +157,13 @@ export class Scheduler {
       }
     }
     return undefined;
+  }
+
+  started(job: Job): void {
+    const { events } = this.#settings;
+    if (events.has('start')) {
+      events.emit('start', { taskId: job.id, attempt: job.attempts });
+    }
   }
 
   /** A slot's job no longer holds it: settled, or abandoned after its grace. */
@@ -101,16 +180,133 @@ export class Scheduler {
     this.#pump();
   }
 
+  /**
+   * An attempt ended: records the job's result, or sends it to wait for a retry. `final` rules out a
+   * retry; `inflight` and `cuts` are the slots held and adaptive mode's cuts when the attempt started.
+   */
+  settle(job: Job, status: Status, outcome: unknown, error: string, final: boolean, inflight: number, cuts: number): void {
+    if (status === 'done') {
+      this.#aimd?.success(inflight);
+      this.#record(job, status, outcome, error);
+      return;
+    }
+    (job.errors ??= []).push(error);
+    const code = status === 'failed' ? statusOf(outcome) : undefined;
+    if (status === 'timeout' || code === 429 || code === 503) {
+      this.#aimd?.overload(cuts);
+    }
+    if (status === 'cancelled') {
+      this.#record(job, status, outcome, error);
+      return;
+    }
+    const { retry } = job;
+    const asked = status === 'failed' ? retryAfterMs(outcome) : undefined;
+    if (asked !== undefined && (code === 429 || code === 503)) {
+      // The provider's limit is shared by every worker: nothing starts before it said to come back.
+      this.pauseFor(Math.min(asked, retry.maxDelayMs), 'rate-limit');
+    }
+    if (final || job.attempts > retry.retries || !this.#retryable(job, status, outcome)) {
+      this.#record(job, status, outcome, error);
+      return;
+    }
+    if (asked !== undefined && asked > retry.maxDelayMs) {
+      const message = `${error} (the provider asked to retry after ${asked} ms, more than retry.maxDelayMs: ${retry.maxDelayMs} ms)`;
+      this.#record(job, status, outcome, message);
+      return;
+    }
+    const { random } = this.#settings;
+    const delayMs =
+      asked === undefined
+        ? backoffMs(retry, job.attempts, random)
+        : Math.min(retry.maxDelayMs, asked + (retry.jitter === 'full' ? random() * retry.minDelayMs : 0));
+    if (now() + delayMs >= job.startedAt + job.totalTimeoutMs) {
+      // The next attempt could not start before the total time runs out.
+      this.#record(job, status, outcome, error);
+      return;
+    }
+    job.state = WAITING;
+    this.#waiting++;
+    job.timer = setTimer(delayMs, this.#requeue, job);
+    this.#settings.events.emit('retry', { taskId: job.id, attempt: job.attempts, delayMs, error });
+  }
+
+  /** Stops starting tasks until `resume()`; running ones continue. */
+  pause(): void {
+    clearTimeout(this.#pauseTimer);
+    this.#pausedUntil = Infinity;
+    this.#settings.events.emit('pause', { reason: 'manual' });
+  }
+
+  /** Stops starting tasks for `ms`, or longer if already paused for longer. */
+  pauseFor(ms: number, reason: PauseReason = 'manual'): void {
+    const until = now() + ms;
+    if (until <= this.#pausedUntil) {
+      return;
+    }
+    clearTimeout(this.#pauseTimer);
+    this.#pausedUntil = until;
+    this.#pauseTimer = setTimer(ms, this.#resume, undefined);
+    this.#settings.events.emit('pause', { reason, untilMs: Date.now() + ms });
+  }
+
+  resume(): void {
+    if (this.#pausedUntil !== 0) {
+      this.#resume();
+    }
+  }
+
+  readonly #resume = (): void => {
+    clearTimeout(this.#pauseTimer);
+    this.#pausedUntil = 0;
+    this.#settings.events.emit('resume', undefined);
+    this.#pump();
+  };
+
+  #retryable(job: Job, status: FailureStatus, outcome: unknown): boolean {
+    const { retryable } = (outcome ?? {}) as { retryable?: unknown };
+    if (typeof retryable === 'boolean') {
+      return retryable;
+    }
+    const { retryOn } = job.retry;
+    if (retryOn !== undefined) {
+      try {
+        return retryOn(outcome, job.attempts) === true;
+      } catch {
+        return false;
+      }
+    }
+    return status === 'timeout' || isRetryable(outcome);
+  }
+
+  readonly #requeue = (job: Job): void => {
+    this.#waiting--;
+    job.state = QUEUED;
+    this.#queue.unshift(job);
+    this.#queued++;
+    this.#pump();
+  };
+
+  #record(job: Job, status: Status, outcome: unknown, error: string): void {
+    const durationMs = job.startedAt < 0 ? 0 : now() - job.startedAt;
+    job.state = SETTLED;
+    this.#settings.record(
+      job,
+      status === 'done'
+        ? success(job.id, outcome, durationMs, job.attempts)
+        : failure(job.id, status, error, outcome, durationMs, job.attempts, job.errors ?? []),
+    );
+  }
+
   #checkIdle(): void {
-    if (this.#queued === 0 && this.#running === 0) {
-      this.hooks.idle();
+    if (this.#queued + this.#running + this.#waiting === 0) {
+      this.#settings.idle();
     }
   }
 
   #pump(): void {
     const limit = this.#limit.concurrency;
     // One waiting slot per queued job at most: a slot that finds nothing to start leaves at once.
-    while (this.#asked < limit && this.#asked - this.#running < this.#queued) {
+    while (this.#asked < limit && this.#asked - this.#running < this.#queued && this.#pausedUntil === 0) {
       this.#asked++;
       void this.#limit(this.#grant);
     }

@@ -1,5 +1,5 @@
 import { now, setTimer, type Timer } from '../clock.js';
-import { type FailureStatus, failure, messageOf, success } from '../result.js';
+import { messageOf } from '../result.js';
 import { track } from '../task.js';
 import { Attempt } from './attempt.js';
 import { type Job, RUNNING } from './job.js';
@@ -7,13 +7,21 @@ import type { Scheduler } from './scheduler.js';
 
 const onTimeout = (slot: Slot): void => {
   const job = slot.job as Job;
-  const error = `task ${JSON.stringify(job.id)} timed out after ${job.timeoutMs} ms`;
-  slot.abort('timeout', new DOMException(error, 'TimeoutError'), error);
+  // The attempt's timer was cut to what was left of the total, if that was shorter.
+  const total = now() - job.startedAt >= job.totalTimeoutMs;
+  const error = total
+    ? `task ${JSON.stringify(job.id)} timed out after ${job.totalTimeoutMs} ms in total (totalTimeoutMs), over ${job.attempts} attempt(s)`
+    : `task ${JSON.stringify(job.id)} timed out after ${job.timeoutMs} ms`;
+  slot.abort('timeout', new DOMException(error, 'TimeoutError'), error, total);
 };
 
 /** The grace is over and the aborted function still runs: this slot is abandoned and a fresh one carries on. */
 const onGrace = (slot: Slot): void => {
-  (slot.job as Job).slot = null;
+  const job = slot.job as Job;
+  // A retry of the job may be running on another slot by now.
+  if (job.slot === slot) {
+    job.slot = null;
+  }
   slot.job = null;
   slot.scheduler.finished();
   new Slot(slot.scheduler, slot.release).next();
@@ -24,7 +32,7 @@ const onGrace = (slot: Slot): void => {
  * back (`release`) when nothing is left to start. Its settle handlers are made once per slot, not per
  * task, and a timer gets the slot as its argument rather than a closure.
  *
- * An aborted job (timed out or cancelled) has its result recorded at the abort, while the slot stays
+ * An aborted job (timed out or cancelled) has its outcome settled at the abort, while the slot stays
  * held until the function settles or `abortGraceMs` runs out: cooperative tasks never push real
  * concurrency above the cap, and uncooperative ones cannot wedge the dispatcher.
  */
@@ -32,7 +40,10 @@ export class Slot {
   /** The job running here; null once the slot has moved on or been abandoned. */
   job: Job | null = null;
   #attempt: Attempt | null = null;
-  #startedAt = 0;
+  /** Slots held when the attempt started, itself included: the load adaptive mode judges it by. */
+  #inflight = 0;
+  /** Adaptive mode's count of cuts when the attempt started. */
+  #cuts = 0;
   #timer: Timer;
 
   constructor(
@@ -51,14 +62,17 @@ export class Slot {
     this.release();
   }
 
-  /** Ends the running job now as timed out or cancelled, aborting its signal with `reason`. */
-  abort(status: 'timeout' | 'cancelled', reason: unknown, error: string): void {
+  /**
+   * Ends the running attempt now as timed out or cancelled, aborting its signal with `reason`.
+   * `final` rules out a retry (a cancel, or the total time spent).
+   */
+  abort(status: 'timeout' | 'cancelled', reason: unknown, error: string, final: boolean): void {
     const job = this.job as Job;
     if (job.state !== RUNNING) {
       return;
     }
     clearTimeout(this.#timer);
-    this.#record(job, status, reason, error);
+    this.scheduler.settle(job, status, reason, error, final, this.#inflight, this.#cuts);
     Attempt.abort(this.#attempt as Attempt, reason);
     this.#timer = setTimer(this.scheduler.abortGraceMs, onGrace, this);
   }
@@ -69,11 +83,17 @@ export class Slot {
     job.slot = this;
     job.state = RUNNING;
     const attempt = (this.#attempt = new Attempt(job.id, ++job.attempts));
+    this.#inflight = this.scheduler.running;
+    this.#cuts = this.scheduler.cuts;
     if (job.task !== null) {
       track(job.task, 'running');
     }
-    this.#startedAt = now();
-    this.#timer = setTimer(job.timeoutMs, onTimeout, this);
+    const start = now();
+    if (job.startedAt < 0) {
+      job.startedAt = start;
+    }
+    this.#timer = setTimer(Math.min(job.timeoutMs, job.startedAt + job.totalTimeoutMs - start), onTimeout, this);
+    this.scheduler.started(job);
     let value: unknown;
     try {
       // No spread for the common task without arguments.
@@ -94,7 +114,7 @@ export class Slot {
   readonly #onError = (error: unknown): void => this.#resume('failed', error);
 
   #resume(status: 'done' | 'failed', outcome: unknown): void {
-    // An abandoned slot's late outcome is dropped: the job's result was recorded at its abort.
+    // An abandoned slot's late outcome is dropped: the job's outcome was settled at its abort.
     if (this.job !== null) {
       this.#end(this.job, status, outcome);
       this.next();
@@ -103,21 +123,15 @@ export class Slot {
 
   #end(job: Job, status: 'done' | 'failed', outcome: unknown): void {
     clearTimeout(this.#timer);
-    // A job already recorded as timed out or cancelled drops its late outcome.
+    // A job already settled as timed out or cancelled drops its late outcome.
     if (job.state === RUNNING) {
-      this.#record(job, status, outcome, status === 'done' ? '' : messageOf(outcome, job.id));
+      this.scheduler.settle(job, status, outcome, status === 'done' ? '' : messageOf(outcome, job.id), false, this.#inflight, this.#cuts);
     }
-    job.slot = null;
+    if (job.slot === this) {
+      job.slot = null;
+    }
     this.job = null;
     this.#attempt = null;
     this.scheduler.finished();
-  }
-
-  #record(job: Job, status: FailureStatus | 'done', outcome: unknown, error: string): void {
-    const durationMs = now() - this.#startedAt;
-    this.scheduler.hooks.record(
-      job,
-      status === 'done' ? success(job.id, outcome, durationMs) : failure(job.id, status, error, outcome, durationMs),
-    );
   }
 }

@@ -1,0 +1,61 @@
+import type { DispatchResult } from './result.js';
+
+/** Why starts are paused: `'manual'` for `pause()`/`pauseFor()`, `'rate-limit'` for a 429 or 503 with a Retry-After. */
+export type PauseReason = 'manual' | 'rate-limit';
+
+/** Each event's payload, by name. */
+export interface DispatcherEvents {
+  /** An attempt starts. */
+  start: { readonly taskId: string; readonly attempt: number };
+  /** A task has its one result. */
+  settle: DispatchResult;
+  /** An attempt failed and the task will start again after `delayMs`; `error` is the failure's message. */
+  retry: { readonly taskId: string; readonly attempt: number; readonly delayMs: number; readonly error: string };
+  /** Starts are paused; `untilMs` (epoch milliseconds, as `Date.now()` gives) is absent for `pause()`. */
+  pause: { readonly reason: PauseReason; readonly untilMs?: number };
+  /** Starts resume. */
+  resume: undefined;
+  /** The concurrency limit changed (adaptive mode, or `maxWorkers` set). */
+  limit: { readonly limit: number; readonly previous: number };
+  /** Nothing is queued, running or waiting to retry. */
+  idle: undefined;
+}
+
+export type EventName = keyof DispatcherEvents;
+export type Listener<K extends EventName> = (payload: DispatcherEvents[K]) => void;
+
+const names: readonly EventName[] = ['start', 'settle', 'retry', 'pause', 'resume', 'limit', 'idle'];
+
+/** Listeners by event name. Only the dispatcher emits; a listener that throws is skipped over. */
+export class Emitter {
+  readonly #listeners = new Map<EventName, Set<Listener<never>>>(names.map((name) => [name, new Set()]));
+
+  on<K extends EventName>(name: K, listener: Listener<K>): () => void {
+    const set = this.#listeners.get(name);
+    if (set === undefined) {
+      throw new TypeError(`Unknown event ${JSON.stringify(name)}: expected one of ${names.join(', ')}`);
+    }
+    if (typeof listener !== 'function') {
+      throw new TypeError(`Expected \`listener\` to be a function, got ${typeof listener}`);
+    }
+    // Wrapped, so the same function added twice is two subscriptions, each removed by its own call.
+    const entry: Listener<K> = (payload) => listener(payload);
+    set.add(entry as Listener<never>);
+    return () => set.delete(entry as Listener<never>);
+  }
+
+  /** True when someone listens: lets a hot path skip building a payload. */
+  has(name: EventName): boolean {
+    return (this.#listeners.get(name) as Set<unknown>).size !== 0;
+  }
+
+  emit<K extends EventName>(name: K, payload: DispatcherEvents[K]): void {
+    for (const listener of this.#listeners.get(name) as Set<Listener<K>>) {
+      try {
+        listener(payload);
+      } catch {
+        // A listener's bug must not break the dispatch or the listeners after it.
+      }
+    }
+  }
+}

@@ -1,0 +1,86 @@
+import { checkCount, checkNumber, checkOptions } from '../validate.js';
+
+/** AIMD concurrency: cut by `decrease` on overload, +1 after `increaseAfter` successes in a row. */
+export interface AdaptiveOptions {
+  /** The lowest limit. @default 1 */
+  readonly min?: number;
+  /** The highest limit, and the starting one (16 when it is `Infinity`). @default maxWorkers */
+  readonly max?: number;
+  /** Multiplier applied on an overload signal (a 429, a 503, a per-attempt timeout), > 0 and < 1. @default 0.9 */
+  readonly decrease?: number;
+  /** Consecutive successes that raise the limit by one. @default 20 */
+  readonly increaseAfter?: number;
+}
+
+export interface AdaptivePolicy {
+  readonly min: number;
+  readonly max: number;
+  readonly decrease: number;
+  readonly increaseAfter: number;
+}
+
+/** Validates the `adaptive` option; `undefined` or `false` is off. */
+export function resolveAdaptive(value: unknown, maxWorkers: number): AdaptivePolicy | undefined {
+  if (value === undefined || value === false) {
+    return undefined;
+  }
+  const options = (value === true ? {} : checkOptions('adaptive', value, ['min', 'max', 'decrease', 'increaseAfter'])) as AdaptiveOptions;
+  const { min = 1, max = maxWorkers, decrease = 0.9, increaseAfter = 20 } = options;
+  checkCount('adaptive.min', min);
+  checkNumber('adaptive.max', max, `an integer ≥ adaptive.min (${min}), or Infinity`, (n) => n >= min && (Number.isInteger(n) || n === Infinity));
+  checkNumber('adaptive.decrease', decrease, 'a number > 0 and < 1', (n) => n > 0 && n < 1);
+  checkCount('adaptive.increaseAfter', increaseAfter);
+  return { min, max, decrease, increaseAfter };
+}
+
+/**
+ * The limit itself. A cut is made only for a request sent since the last cut: one sent before it was
+ * sent with more in flight than the limit now allows, so the cut has already answered it. A burst of
+ * rejections therefore makes one cut, not one per rejection, which would collapse the limit far below
+ * the provider's capacity (as TCP cuts its window once per round trip).
+ */
+export class Aimd {
+  #successes = 0;
+  limit: number;
+  /** Cuts made so far: an attempt notes it at its start. */
+  cuts = 0;
+
+  constructor(
+    public policy: AdaptivePolicy,
+    readonly apply: (limit: number, previous: number) => void,
+  ) {
+    this.limit = policy.max === Infinity ? Math.max(policy.min, 16) : policy.max;
+  }
+
+  /** An attempt succeeded; `inflight` is how many ran when it started. Raised only when the limit was in use. */
+  success(inflight: number): void {
+    if (inflight * 2 >= this.limit && ++this.#successes >= this.policy.increaseAfter) {
+      this.#set(this.limit + 1);
+    }
+  }
+
+  /** An attempt met an overload signal; `cuts` is the count of cuts when it started. */
+  overload(cuts: number): void {
+    if (cuts === this.cuts) {
+      this.cuts++;
+      this.#set(Math.floor(this.limit * this.policy.decrease));
+    }
+  }
+
+  /** Applies a new `max` (from `maxWorkers` set at run time), keeping the limit within it. */
+  setMax(max: number): void {
+    this.policy = { ...this.policy, max, min: Math.min(this.policy.min, max) };
+    this.#set(this.limit);
+  }
+
+  #set(value: number): void {
+    this.#successes = 0;
+    const { min, max } = this.policy;
+    const next = Math.max(min, Math.min(max, value));
+    const previous = this.limit;
+    if (next !== previous) {
+      this.limit = next;
+      this.apply(next, previous);
+    }
+  }
+}
