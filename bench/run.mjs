@@ -9,6 +9,8 @@ import { Dispatcher } from '../dist/esm/index.js';
 import { libraries } from './libraries.mjs';
 import { chart } from './chart.mjs';
 import { sizes } from './size.mjs';
+import { measureGoodput } from './goodput.mjs';
+import { startMockLlm } from '../dist/esm/testing/index.js';
 
 const quick = process.argv.includes('--quick');
 const write = process.argv.includes('--write');
@@ -78,6 +80,13 @@ const lateness = timed.map((r) => r.durationMs - 50).sort((a, b) => a - b);
 const late = { p50: percentile(lateness, 50), p99: percentile(lateness, 99), max: lateness.at(-1) };
 log(`timeout lateness: p50 ${fmt(late.p50, 2)} ms, p99 ${fmt(late.p99, 2)} ms, max ${fmt(late.max, 2)} ms`);
 
+// 6. Against the mock server over real HTTP: adaptive concurrency against a dispatcher told K exactly.
+const goodput = await measureGoodput({ Dispatcher, startMockLlm }, quick ? { n: 300, rounds: 1 } : { n: 600, rounds: 3 });
+log(
+  `adaptive vs told K=${goodput.k}: goodput ${fmt(goodput.adaptive.goodput, 1)} against ${fmt(goodput.exact.goodput, 1)} requests/s ` +
+    `(${fmt(goodput.ratio, 3)}x), 429s after warm-up ${fmt(goodput.adaptive.rejectedAfterWarmup * 100, 1)} %, final limit ${goodput.adaptive.limit}`,
+);
+
 // 7. Size.
 const size = await sizes();
 log(`size (min+gz): ${Object.entries(size).map(([name, bytes]) => `${name} ${fmt(bytes)} B`).join(', ')}`);
@@ -93,6 +102,8 @@ const targets = [
     : [['scaling 1e5 to 1e6 (dispatch, C=16)', ratio(overhead['duta dispatch']['1000000/16'], overhead['duta dispatch']['100000/16']), 1.3]]),
   ['makespan vs ideal', makespan / idealMakespan, 1.01],
   ['timeout lateness p99 (ms)', late.p99, 8],
+  ['adaptive goodput shortfall vs told K exactly', 1 - goodput.ratio, 0.1],
+  ['adaptive share of 429s after warm-up', goodput.adaptive.rejectedAfterWarmup, 0.05],
   ['size, min+gz (KB)', size.duta / 1024, 4],
 ];
 log('\ntargets:');
@@ -103,11 +114,11 @@ for (const [what, value, target] of targets) {
 if (write) {
   const machine = `${availableParallelism()} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}, ${process.platform}`;
   writeFileSync(join(here, 'chart.svg'), chart(overhead, memory));
-  writeFileSync(join(here, '..', 'BENCHMARKS.md'), report({ machine, overhead, memory, memoryN, makespan, idealMakespan, late, size, targets }));
+  writeFileSync(join(here, '..', 'BENCHMARKS.md'), report({ machine, overhead, memory, memoryN, makespan, idealMakespan, late, size, targets, goodput }));
   log('\nwrote BENCHMARKS.md and bench/chart.svg');
 }
 
-function report({ machine, overhead, memory, memoryN, makespan, idealMakespan, late, size, targets }) {
+function report({ machine, overhead, memory, memoryN, makespan, idealMakespan, late, size, targets, goodput }) {
   const names = Object.keys(overhead);
   const columns = Object.keys(overhead['p-limit']);
   const rows = names.map(
@@ -180,7 +191,17 @@ ${Object.entries(size).map(([name, bytes]) => `| ${name} | ${fmt(bytes)} |`).joi
 
 ## Against the mock server over real HTTP
 
-Goodput under the server's requests-per-minute limit needs duta's rate limiting and adaptive concurrency
-(issues 5 and 6); this section is added when they land.
+The mock server (\`duta/testing\`) answers 429 beyond K = ${goodput.k} requests in flight (Retry-After 5 ms), with
+${goodput.latencyMs} ms ± 20 % latency. ${goodput.n} requests over \`fetch\`, retried until they succeed, go through a
+dispatcher told \`maxWorkers: ${goodput.k}\` and through one with \`maxWorkers: ${goodput.maxWorkers}, adaptive: true\`, alternating,
+median of ${quick ? 1 : 3} rounds. Warm-up is the first quarter of each run's time.
+
+| dispatcher | goodput (requests/s) | 429s after warm-up | final limit |
+|---|---:|---:|---:|
+| told K exactly | ${fmt(goodput.exact.goodput, 1)} | ${fmt(goodput.exact.rejectedAfterWarmup * 100, 1)} % | ${goodput.exact.limit} |
+| adaptive from ${goodput.maxWorkers} | ${fmt(goodput.adaptive.goodput, 1)} | ${fmt(goodput.adaptive.rejectedAfterWarmup * 100, 1)} % | ${goodput.adaptive.limit} |
+
+Adaptive goodput is ${fmt(goodput.ratio * 100, 1)} % of the exact dispatcher's. Rate limits and token budgets (requests and
+tokens per minute) are measured here when they land.
 `;
 }

@@ -16,6 +16,8 @@ export interface MockLlmOptions {
   readonly tokensPerMinute?: number;
   /** Most requests in flight at once; over it, 429. @default Infinity */
   readonly maxConcurrent?: number;
+  /** The Retry-After of a 429 for `maxConcurrent`, in milliseconds (a slot frees when any request ends). @default 1000 */
+  readonly concurrencyRetryAfterMs?: number;
   /** Share of admitted requests answered at once with 500 or 503 (half each). @default 0 */
   readonly errorRate?: number;
   /** Share of admitted requests never answered. @default 0 */
@@ -37,6 +39,7 @@ export interface ResolvedMockOptions {
   readonly requestsPerMinute: number;
   readonly tokensPerMinute: number;
   readonly maxConcurrent: number;
+  readonly concurrencyRetryAfterMs: number;
   readonly errorRate: number;
   readonly hangRate: number;
   readonly resetRate: number;
@@ -52,6 +55,7 @@ const defaults: ResolvedMockOptions = {
   requestsPerMinute: Infinity,
   tokensPerMinute: Infinity,
   maxConcurrent: Infinity,
+  concurrencyRetryAfterMs: 1000,
   errorRate: 0,
   hangRate: 0,
   resetRate: 0,
@@ -105,6 +109,7 @@ export function resolveMockOptions(options: MockLlmOptions = {}): ResolvedMockOp
     requestsPerMinute: checkCount('requestsPerMinute', given.requestsPerMinute ?? Infinity),
     tokensPerMinute: checkCount('tokensPerMinute', given.tokensPerMinute ?? Infinity),
     maxConcurrent: checkCount('maxConcurrent', given.maxConcurrent ?? Infinity),
+    concurrencyRetryAfterMs: nonNegative('concurrencyRetryAfterMs', given.concurrencyRetryAfterMs ?? 1000),
     errorRate: rate('errorRate', given.errorRate ?? 0),
     hangRate: rate('hangRate', given.hangRate ?? 0),
     resetRate: rate('resetRate', given.resetRate ?? 0),

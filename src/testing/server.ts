@@ -75,7 +75,7 @@ export async function startMockLlm(options?: MockLlmOptions): Promise<MockLlm> {
   ): void => {
     send(res, count, 429, errorBody(message, 'rate_limit_exceeded', 'rate_limit_exceeded'), {
       ...headers,
-      'retry-after': Math.max(1, Math.ceil(waitMs / 1000)),
+      'retry-after': Math.ceil(waitMs / 1000),
       'retry-after-ms': Math.ceil(waitMs),
     });
   };
@@ -114,7 +114,7 @@ export async function startMockLlm(options?: MockLlmOptions): Promise<MockLlm> {
     }
     const now = performance.now();
     if (live.size >= config.maxConcurrent) {
-      tooMany(res, count, 1000, `Too many concurrent requests: the limit is ${config.maxConcurrent}.`);
+      tooMany(res, count, config.concurrencyRetryAfterMs, `Too many concurrent requests: the limit is ${config.maxConcurrent}.`);
       return;
     }
     const maxTokens = request.maxTokens ?? config.defaultMaxTokens;
