@@ -220,10 +220,17 @@ export class Dispatcher {
         if (live.has(fields.id)) {
           throw new TaskIdError(fields.id, 'is already pending or running');
         }
-        const settings =
-          fields.retry === undefined
-            ? this.#settings
-            : { ...this.#settings, retry: resolveRetry(`${single ? 'task' : `tasks[${i}]`}.retry`, fields.retry, this.#options.retry) };
+        const { timeoutMs, totalTimeoutMs, retry } = fields;
+        const shared = this.#settings;
+        // A task that overrides nothing shares the dispatcher's settings object.
+        const settings: JobSettings =
+          timeoutMs === undefined && totalTimeoutMs === undefined && retry === undefined
+            ? shared
+            : {
+                timeoutMs: timeoutMs ?? shared.timeoutMs,
+                totalTimeoutMs: totalTimeoutMs ?? shared.totalTimeoutMs,
+                retry: retry === undefined ? shared.retry : resolveRetry(`${single ? 'task' : `tasks[${i}]`}.retry`, retry, shared.retry),
+              };
         const job = new Job(fields, settings, isTask(input) ? input : null, group, i);
         live.set(job.id, job);
         jobs.push(job);

@@ -34,16 +34,18 @@ export class Job {
   readonly func: TaskFunction;
   readonly args: readonly unknown[];
   readonly priority: number;
-  readonly timeoutMs: number;
-  readonly totalTimeoutMs: number;
-  readonly retry: RetryPolicy;
+  /** The dispatcher's shared settings, or this task's copy with its overrides. */
+  readonly settings: JobSettings;
   /** Acceptance order, which a retry keeps when it is queued again. */
   readonly seq = sequence++;
   state: JobState = QUEUED;
   /** Attempts started so far. */
   attempts = 0;
-  /** When the first attempt started (from `now()`), or -1 before. */
-  startedAt = -1;
+  /**
+   * When the first attempt started (from `now()`), or -Infinity before: a double from the start, since a
+   * field that begins as a small integer and later holds a float deoptimises every instance.
+   */
+  startedAt = -Infinity;
   /** Each failed attempt's message, oldest first, or null before the first failure. */
   errors: string[] | null = null;
   /** While running: the slot running it, which can end it early. */
@@ -55,7 +57,7 @@ export class Job {
   next: Job | null = null;
 
   constructor(
-    fields: TaskFields,
+    fields: Pick<TaskFields, 'id' | 'func' | 'args' | 'priority'>,
     settings: JobSettings,
     readonly task: Task | null,
     readonly group: JobGroup | null,
@@ -65,8 +67,6 @@ export class Job {
     this.func = fields.func;
     this.args = fields.args;
     this.priority = fields.priority;
-    this.timeoutMs = fields.timeoutMs ?? settings.timeoutMs;
-    this.totalTimeoutMs = fields.totalTimeoutMs ?? settings.totalTimeoutMs;
-    this.retry = settings.retry;
+    this.settings = settings;
   }
 }

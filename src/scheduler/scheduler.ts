@@ -199,7 +199,7 @@ export class Scheduler {
       this.#record(job, status, outcome, error);
       return;
     }
-    const { retry } = job;
+    const { retry } = job.settings;
     const asked = status === 'failed' ? retryAfterMs(outcome) : undefined;
     if (asked !== undefined && (code === 429 || code === 503)) {
       // The provider's limit is shared by every worker: nothing starts before it said to come back.
@@ -219,7 +219,7 @@ export class Scheduler {
       asked === undefined
         ? backoffMs(retry, job.attempts, random)
         : Math.min(retry.maxDelayMs, asked + (retry.jitter === 'full' ? random() * retry.minDelayMs : 0));
-    if (now() + delayMs >= job.startedAt + job.totalTimeoutMs) {
+    if (now() + delayMs >= job.startedAt + job.settings.totalTimeoutMs) {
       // The next attempt could not start before the total time runs out.
       this.#record(job, status, outcome, error);
       return;
@@ -267,7 +267,7 @@ export class Scheduler {
     if (typeof retryable === 'boolean') {
       return retryable;
     }
-    const { retryOn } = job.retry;
+    const { retryOn } = job.settings.retry;
     if (retryOn !== undefined) {
       try {
         return retryOn(outcome, job.attempts) === true;

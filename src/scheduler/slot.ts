@@ -8,10 +8,11 @@ import type { Scheduler } from './scheduler.js';
 const onTimeout = (slot: Slot): void => {
   const job = slot.job as Job;
   // The attempt's timer was cut to what was left of the total, if that was shorter.
-  const total = now() - job.startedAt >= job.totalTimeoutMs;
+  const { timeoutMs, totalTimeoutMs } = job.settings;
+  const total = now() - job.startedAt >= totalTimeoutMs;
   const error = total
-    ? `task ${JSON.stringify(job.id)} timed out after ${job.totalTimeoutMs} ms in total (totalTimeoutMs), over ${job.attempts} attempt(s)`
-    : `task ${JSON.stringify(job.id)} timed out after ${job.timeoutMs} ms`;
+    ? `task ${JSON.stringify(job.id)} timed out after ${totalTimeoutMs} ms in total (totalTimeoutMs), over ${job.attempts} attempt(s)`
+    : `task ${JSON.stringify(job.id)} timed out after ${timeoutMs} ms`;
   slot.abort('timeout', new DOMException(error, 'TimeoutError'), error, total);
 };
 
@@ -92,7 +93,8 @@ export class Slot {
     if (job.startedAt < 0) {
       job.startedAt = start;
     }
-    this.#timer = setTimer(Math.min(job.timeoutMs, job.startedAt + job.totalTimeoutMs - start), onTimeout, this);
+    const { timeoutMs, totalTimeoutMs } = job.settings;
+    this.#timer = setTimer(Math.min(timeoutMs, job.startedAt + totalTimeoutMs - start), onTimeout, this);
     this.scheduler.started(job);
     let value: unknown;
     try {
