@@ -25,5 +25,6 @@ export async function sizes() {
     duta: (await minGz("export * from '../dist/esm/index.js';")).gzipped,
     'p-limit': (await minGz("export { default } from 'p-limit';")).gzipped,
     'p-queue': (await minGz("export { default } from 'p-queue';")).gzipped,
+    bottleneck: (await minGz("export { default } from 'bottleneck';")).gzipped,
   };
 }

@@ -6,9 +6,9 @@ import { resolveRetry } from './policies/retry.js';
 import { type DispatcherOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { type DispatchResult, messageOf } from './result.js';
 import { ResultStore } from './result-store.js';
-import { Job, type JobGroup, type JobSettings } from './scheduler/job.js';
+import { Job, type JobGroup, type JobSettings, RUNNING } from './scheduler/job.js';
 import { Scheduler } from './scheduler/scheduler.js';
-import { isTask, readTaskFields, type Task, track } from './task.js';
+import { costOf, isTask, readTaskFields, type Task, track } from './task.js';
 import type { CheckedTasks, ContextTaskInit, ResultOf, TaskFunction, TaskInit, TaskLike } from './types.js';
 import { checkCount, checkNumber, checkOptions, checkType, invalidType } from './validate.js';
 
@@ -46,6 +46,12 @@ export class Dispatcher {
       adaptive: resolved.adaptive,
       // Read at each call, so a test can replace Math.random with a seeded generator.
       random: () => Math.random(),
+      limiter: resolved.rateLimit,
+      budget: resolved.budget,
+      timeLeft: resolved.deadline,
+      safetyMarginMs: resolved.safetyMarginMs,
+      usageOf: resolved.usageOf,
+      expire: (error, running) => this.#expire(error, running),
       record: (job, result) => this.#record(job, result),
       idle: () => this.#onIdle(),
       events: this.#events,
@@ -231,7 +237,7 @@ export class Dispatcher {
                 totalTimeoutMs: totalTimeoutMs ?? shared.totalTimeoutMs,
                 retry: retry === undefined ? shared.retry : resolveRetry(`${single ? 'task' : `tasks[${i}]`}.retry`, retry, shared.retry),
               };
-        const job = new Job(fields, settings, isTask(input) ? input : null, group, i);
+        const job = new Job(fields, costOf(fields, input, single ? undefined : i), settings, isTask(input) ? input : null, group, i);
         live.set(job.id, job);
         jobs.push(job);
       }
@@ -267,6 +273,16 @@ export class Dispatcher {
   #cancel(jobs: Iterable<Job>, reason: unknown): void {
     for (const job of [...jobs]) {
       this.#scheduler.cancel(job, reason, `task ${JSON.stringify(job.id)} was cancelled: ${messageOf(reason, job.id)}`);
+    }
+  }
+
+  /** Ends unfinished jobs at the budget's end (queued and waiting ones) or the deadline (running ones too). */
+  #expire(error: string, running: boolean): void {
+    const reason = new DOMException(error, running ? 'TimeoutError' : 'AbortError');
+    for (const job of [...this.#live.values()]) {
+      if (running || job.state !== RUNNING) {
+        this.#scheduler.cancel(job, reason, `task ${JSON.stringify(job.id)} was cancelled: ${error}`);
+      }
     }
   }
 

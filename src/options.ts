@@ -1,6 +1,10 @@
 import { type AdaptiveOptions, type AdaptivePolicy, resolveAdaptive } from './policies/adaptive.js';
+import { Budget, type BudgetOptions, openAiUsage, type Usage } from './policies/budget.js';
+import { type Deadline, resolveDeadline } from './policies/deadline.js';
+import { RateLimiter, type RateLimitOptions } from './policies/rate-limit.js';
 import { type RetryOptions, type RetryPolicy, resolveRetry, retryDefaults } from './policies/retry.js';
-import { checkCount, checkDuration, checkOptions } from './validate.js';
+import { now } from './clock.js';
+import { checkCount, checkDuration, checkNumber, checkOptions, checkType } from './validate.js';
 
 export interface DispatcherOptions {
   /** Most task functions running at once: an integer ≥ 1, or `Infinity`. Settable later as `dispatcher.maxWorkers`. @default 4 */
@@ -17,6 +21,16 @@ export interface DispatcherOptions {
   readonly retry?: RetryOptions;
   /** AIMD concurrency between `min` and `max` (`maxWorkers`), driven by 429s, 503s and timeouts. @default false */
   readonly adaptive?: boolean | AdaptiveOptions;
+  /** Requests- and tokens-per-minute token buckets, globally and by task `key`. @default none */
+  readonly rateLimit?: RateLimitOptions;
+  /** Caps on tokens, requests and money; once one is reached, queued tasks end as cancelled. @default none */
+  readonly budget?: BudgetOptions;
+  /** When everything must be over: epoch milliseconds, a `Date`, or a function returning the milliseconds left. @default none */
+  readonly deadline?: Deadline;
+  /** How long before the deadline everything is ended. @default 100 */
+  readonly safetyMarginMs?: number;
+  /** The tokens a successful task used, from its result, when it did not call `ctx.reportUsage`. @default the OpenAI shape, `result.usage.total_tokens` */
+  readonly usageOf?: (result: unknown) => Usage | undefined;
 }
 
 export interface ResolvedOptions {
@@ -27,6 +41,11 @@ export interface ResolvedOptions {
   readonly maxResults: number;
   readonly retry: RetryPolicy;
   readonly adaptive: AdaptivePolicy | undefined;
+  readonly rateLimit: RateLimiter | undefined;
+  readonly budget: Budget | undefined;
+  readonly deadline: (() => number) | undefined;
+  readonly safetyMarginMs: number;
+  readonly usageOf: (result: unknown) => Usage | undefined;
 }
 
 const checks = {
@@ -37,6 +56,11 @@ const checks = {
   maxResults: checkCount,
   retry: (name: string, value: unknown) => resolveRetry(name, value, retryDefaults),
   adaptive: (_: string, value: unknown) => value,
+  rateLimit: (_: string, value: unknown) => new RateLimiter(value, now()),
+  budget: (_: string, value: unknown) => new Budget(value),
+  deadline: (_: string, value: unknown) => resolveDeadline(value),
+  safetyMarginMs: (name: string, value: unknown) => checkNumber(name, value, 'a number ≥ 0', (n) => n >= 0 && n !== Infinity),
+  usageOf: (name: string, value: unknown) => checkType(name, value, 'function'),
 };
 
 export const defaultOptions = {
@@ -47,6 +71,11 @@ export const defaultOptions = {
   maxResults: 10_000,
   retry: retryDefaults,
   adaptive: undefined,
+  rateLimit: undefined,
+  budget: undefined,
+  deadline: undefined,
+  safetyMarginMs: 100,
+  usageOf: openAiUsage,
 };
 
 /** Validates every option, naming the option and the value received, and fills in the defaults. */

@@ -1,7 +1,7 @@
 import { type RetryOptions, resolveRetry, retryDefaults } from './policies/retry.js';
 import type { DispatchResult } from './result.js';
 import type { TaskArgs, TaskFunction, TaskInit, TaskLike, TaskResultOf, TaskStatus } from './types.js';
-import { checkDuration, checkFinite, checkObject, checkString, checkType, invalidType } from './validate.js';
+import { checkDuration, checkFinite, checkNumber, checkObject, checkString, checkType, invalidType } from './validate.js';
 
 /**
  * Marks Task instances across copies of this package: an app that loads both the ESM and the CommonJS
@@ -18,6 +18,8 @@ export class Task<F extends TaskFunction = TaskFunction> {
   declare readonly timeoutMs: number | undefined;
   declare readonly totalTimeoutMs: number | undefined;
   declare readonly retry: RetryOptions | undefined;
+  declare readonly key: string | undefined;
+  declare readonly cost: number | ((task: TaskLike) => number) | undefined;
   /** `'pending'` → `'running'` → `'done'` | `'failed'` | `'timeout'` | `'cancelled'`. */
   readonly status: TaskStatus = 'pending';
   /** The value once `status` is `'done'`, else null. */
@@ -68,6 +70,8 @@ export interface TaskFields {
   readonly timeoutMs: number | undefined;
   readonly totalTimeoutMs: number | undefined;
   readonly retry: RetryOptions | undefined;
+  readonly key: string | undefined;
+  readonly cost: number | ((task: TaskLike) => number) | undefined;
 }
 
 const nameOf = (at: number | undefined, field = ''): string => (at === undefined ? 'task' : `tasks[${at}]`) + field;
@@ -80,7 +84,7 @@ export function readTaskFields(input: unknown, at?: number): TaskFields {
   if (isTask(input)) {
     return input;
   }
-  const { id, func, args = [], priority = 0, timeoutMs, totalTimeoutMs, retry } = (input ?? {}) as Partial<TaskLike>;
+  const { id, func, args = [], priority = 0, timeoutMs, totalTimeoutMs, retry, key, cost } = (input ?? {}) as Partial<TaskLike>;
   if (
     !(
       typeof id === 'string' &&
@@ -109,7 +113,26 @@ export function readTaskFields(input: unknown, at?: number): TaskFields {
   if (retry !== undefined) {
     resolveRetry(nameOf(at, '.retry'), retry, retryDefaults);
   }
-  return { id, func, args, priority, timeoutMs, totalTimeoutMs, retry } as TaskFields;
+  if (key !== undefined && typeof key !== 'string') {
+    invalidType(nameOf(at, '.key'), 'a string', key);
+  }
+  if (cost !== undefined && typeof cost !== 'function') {
+    checkCost(nameOf(at, '.cost'), cost);
+  }
+  return { id, func, args, priority, timeoutMs, totalTimeoutMs, retry, key, cost } as TaskFields;
+}
+
+/** A token estimate: a finite number ≥ 0. */
+export const checkCost = (name: string, value: unknown): number =>
+  checkNumber(name, value, 'a finite number ≥ 0 (estimated tokens), or a function returning one', (n) => n >= 0 && n !== Infinity);
+
+/** The task's estimated tokens: its `cost`, or what its `cost` function returns for it. */
+export function costOf(fields: TaskFields, input: unknown, at?: number): number {
+  const { cost } = fields;
+  if (cost === undefined) {
+    return 0;
+  }
+  return checkCost(nameOf(at, '.cost()'), typeof cost === 'function' ? cost(input as TaskLike) : cost);
 }
 
 /** Writes a task's progress fields, which are read-only to everyone else: a status before the end, then its result. */

@@ -1,3 +1,4 @@
+import type { Usage } from './policies/budget.js';
 import type { RetryOptions } from './policies/retry.js';
 /** What every task function receives as its last argument. */
 export interface TaskContext {
@@ -6,6 +7,8 @@ export interface TaskContext {
   readonly taskId: string;
   /** 1 for the first attempt. */
   readonly attempt: number;
+  /** Reports the tokens this attempt used, correcting the task's `cost` for rate limits and budgets. */
+  reportUsage(usage: Usage): void;
 }
 
 /**
@@ -47,6 +50,10 @@ interface TaskFields<F extends TaskFunction> {
   readonly totalTimeoutMs?: number;
   /** Overrides fields of the dispatcher's `retry` for this task. */
   readonly retry?: RetryOptions;
+  /** Groups tasks for per-key rate limits and fair turns (a model, a tenant). @default '' */
+  readonly key?: string;
+  /** Estimated tokens, reserved at start and corrected by the usage reported: a number, or a function of the task. @default 0 */
+  readonly cost?: number | ((task: TaskLike) => number);
 }
 
 /**
@@ -78,6 +85,8 @@ export interface TaskLike {
   readonly timeoutMs?: number;
   readonly totalTimeoutMs?: number;
   readonly retry?: RetryOptions;
+  readonly key?: string;
+  readonly cost?: number | ((task: TaskLike) => number);
 }
 
 /** The result type of a task input, inferred from its `func`. */

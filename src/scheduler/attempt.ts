@@ -1,3 +1,4 @@
+import { checkUsage, type Usage } from '../policies/budget.js';
 import type { TaskContext } from '../types.js';
 
 /**
@@ -6,6 +7,7 @@ import type { TaskContext } from '../types.js';
  */
 export class Attempt implements TaskContext {
   #controller: AbortController | undefined;
+  #usage: Usage | undefined;
 
   constructor(
     readonly taskId: string,
@@ -16,8 +18,17 @@ export class Attempt implements TaskContext {
     return (this.#controller ??= new AbortController()).signal;
   }
 
+  /** Tells the dispatcher the tokens this attempt used, correcting the task's `cost` estimate. */
+  reportUsage(usage: Usage): void {
+    this.#usage = checkUsage(usage);
+  }
+
   /** Static, so that the context a task receives has no method that aborts it. */
   static abort(attempt: Attempt, reason: unknown): void {
     (attempt.#controller ??= new AbortController()).abort(reason);
+  }
+
+  static usage(attempt: Attempt): Usage | undefined {
+    return attempt.#usage;
   }
 }

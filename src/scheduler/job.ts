@@ -36,6 +36,10 @@ export class Job {
   readonly priority: number;
   /** The dispatcher's shared settings, or this task's copy with its overrides. */
   readonly settings: JobSettings;
+  /** Rate-limit scope and fair-turn group; '' for tasks without a key. */
+  readonly key: string;
+  /** Estimated tokens, reserved at each start. */
+  readonly cost: number;
   /** Acceptance order, which a retry keeps when it is queued again. */
   readonly seq = sequence++;
   state: JobState = QUEUED;
@@ -57,7 +61,8 @@ export class Job {
   next: Job | null = null;
 
   constructor(
-    fields: Pick<TaskFields, 'id' | 'func' | 'args' | 'priority'>,
+    fields: Pick<TaskFields, 'id' | 'func' | 'args' | 'priority' | 'key'>,
+    cost: number,
     settings: JobSettings,
     readonly task: Task | null,
     readonly group: JobGroup | null,
@@ -68,5 +73,7 @@ export class Job {
     this.args = fields.args;
     this.priority = fields.priority;
     this.settings = settings;
+    this.key = fields.key ?? '';
+    this.cost = cost;
   }
 }

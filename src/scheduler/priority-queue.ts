@@ -63,6 +63,11 @@ export class PriorityQueue<T extends Linked<T>> {
     }
   }
 
+  /** The item `shift` would return, left in place. */
+  peek(): T | undefined {
+    return this.#heap.length === 0 ? undefined : (this.#buckets.get(this.#heap[0] as number) as Bucket<T>).head;
+  }
+
   shift(): T | undefined {
     if (this.#heap.length === 0) {
       return undefined;

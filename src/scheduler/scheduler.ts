@@ -2,10 +2,12 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { now, setTimer, type Timer } from '../clock.js';
 import type { Emitter, PauseReason } from '../events.js';
 import { Aimd, type AdaptivePolicy } from '../policies/adaptive.js';
+import { openAiUsage, type Budget, type Usage } from '../policies/budget.js';
+import type { RateLimiter } from '../policies/rate-limit.js';
 import { backoffMs, isRetryable, retryAfterMs, statusOf } from '../policies/retry.js';
 import { type DispatchResult, type FailureStatus, failure, success } from '../result.js';
 import { type Job, QUEUED, RUNNING, SETTLED, WAITING } from './job.js';
-import { PriorityQueue } from './priority-queue.js';
+import { KeyedQueue } from './keyed-queue.js';
 import { Slot } from './slot.js';
 
 export interface SchedulerSettings {
@@ -13,6 +15,18 @@ export interface SchedulerSettings {
   readonly abortGraceMs: number;
   readonly adaptive: AdaptivePolicy | undefined;
   readonly random: () => number;
+  readonly limiter: RateLimiter | undefined;
+  readonly budget: Budget | undefined;
+  /** Milliseconds left before the deadline, read at each decision; undefined without one. */
+  readonly timeLeft: (() => number) | undefined;
+  readonly safetyMarginMs: number;
+  /** The tokens a successful attempt used, from its result. */
+  readonly usageOf: (result: unknown) => Usage | undefined;
+  /**
+   * Ends every unfinished job as cancelled with `error`: queued and waiting ones, and running ones too
+   * when `running` is true (the deadline, not the budget).
+   */
+  readonly expire: (error: string, running: boolean) => void;
   /** Records a job's one result; the job's state is `SETTLED` afterwards. */
   readonly record: (job: Job, result: DispatchResult) => void;
   /** Nothing queued, running or waiting to retry. */
@@ -33,7 +47,12 @@ type Status = FailureStatus | 'done';
  */
 export class Scheduler {
   readonly #limit: LimitFunction;
-  readonly #queue = new PriorityQueue<Job>();
+  readonly #queue = new KeyedQueue();
+  /** Rate limits, a budget or a deadline: each start asks them first. */
+  readonly #gated: boolean;
+  /** A start waits for a rate limit until this timer fires. */
+  #blocked: Timer;
+  #deadlineTimer: Timer;
   readonly #settings: SchedulerSettings;
   readonly #aimd: Aimd | undefined;
   /** Jobs queued and not cancelled. The queue may also hold cancelled ones (tombstones), skipped when reached. */
@@ -62,6 +81,16 @@ export class Scheduler {
         this.#pump();
       });
     this.#limit = pLimit(this.#aimd?.limit ?? settings.maxWorkers);
+    this.#gated = settings.limiter !== undefined || settings.budget !== undefined || settings.timeLeft !== undefined;
+  }
+
+  /**
+   * Milliseconds an attempt may run before the deadline's safety margin: `Infinity` without a
+   * deadline, 0 or less once it has come.
+   */
+  timeLeft(): number {
+    const { timeLeft, safetyMarginMs } = this.#settings;
+    return timeLeft === undefined ? Infinity : timeLeft() - safetyMarginMs;
   }
 
   get abortGraceMs(): number {
@@ -114,9 +143,17 @@ export class Scheduler {
   }
 
   enqueue(job: Job): void {
+    const refused = this.#settings.limiter?.refuse(job.key, job.cost);
+    if (refused !== undefined) {
+      // It could never start: it fails now rather than wait forever.
+      this.#record(job, 'failed', new RangeError(refused), `task ${JSON.stringify(job.id)} cannot run: ${refused}`);
+      this.#checkIdle();
+      return;
+    }
     this.#queue.push(job);
     this.#queued++;
-    this.#pump();
+    this.#unblock();
+    this.#armDeadline();
   }
 
   /** Ends an unfinished job as cancelled: queued or waiting at once, running by aborting its attempt. */
@@ -146,18 +183,65 @@ export class Scheduler {
    * queued, starts are paused, or the limit was lowered and this slot is surplus.
    */
   take(): Job | undefined {
-    if (this.#granted > this.#limit.concurrency || this.#pausedUntil !== 0) {
+    if (this.#granted > this.#limit.concurrency || this.#pausedUntil !== 0 || this.#blocked !== undefined || this.#queued === 0) {
       return undefined;
     }
-    for (let job = this.#queue.shift(); job !== undefined; job = this.#queue.shift()) {
-      if (job.state === QUEUED) {
-        this.#queued--;
-        this.#running++;
-        return job;
-      }
+    const next = this.#gated ? this.#takeGated() : this.#queue.take();
+    if (typeof next === 'number') {
+      return undefined;
     }
-    return undefined;
+    this.#queued--;
+    this.#running++;
+    return next;
   }
+
+  /** The next job that the budget, the deadline and the rate limits let start now, if any. */
+  #takeGated(): Job | number {
+    const { limiter, budget } = this.#settings;
+    const spent = budget?.exhausted;
+    if (spent !== undefined || this.timeLeft() <= 0) {
+      this.#settings.expire(spent ?? 'the deadline has come (deadline − safetyMarginMs)', spent === undefined);
+      return Infinity;
+    }
+    const at = now();
+    const next = this.#queue.take(limiter && ((job) => limiter.waitMs(job.key, job.cost, at)));
+    if (typeof next === 'number') {
+      if (next !== Infinity) {
+        // Nothing can start before the buckets refill: no slot is asked for until then.
+        this.#blocked = setTimer(Math.max(1, Math.ceil(next)), this.#unblock, undefined);
+      }
+      return next;
+    }
+    limiter?.take(next.key, next.cost, at);
+    if (budget !== undefined) {
+      budget.requests++;
+    }
+    return next;
+  }
+
+  /** A rate-limit wait is over, or something changed that may let a job start sooner. */
+  readonly #unblock = (): void => {
+    clearTimeout(this.#blocked);
+    this.#blocked = undefined;
+    this.#pump();
+  };
+
+  /** Sets the timer that ends everything at the deadline, while there is work. */
+  #armDeadline(): void {
+    if (this.#settings.timeLeft !== undefined && this.#deadlineTimer === undefined) {
+      this.#deadlineTimer = setTimer(Math.max(0, this.timeLeft()), this.#onDeadline, undefined);
+    }
+  }
+
+  readonly #onDeadline = (): void => {
+    this.#deadlineTimer = undefined;
+    // A function deadline may say there is more time than it did when the timer was set.
+    if (this.timeLeft() > 0) {
+      this.#armDeadline();
+      return;
+    }
+    this.#settings.expire('the deadline has come (deadline − safetyMarginMs)', true);
+  };
 
   started(job: Job): void {
     const { events } = this.#settings;
@@ -184,7 +268,19 @@ export class Scheduler {
    * An attempt ended: records the job's result, or sends it to wait for a retry. `final` rules out a
    * retry; `inflight` and `cuts` are the slots held and adaptive mode's cuts when the attempt started.
    */
-  settle(job: Job, status: Status, outcome: unknown, error: string, final: boolean, inflight: number, cuts: number): void {
+  settle(
+    job: Job,
+    status: Status,
+    outcome: unknown,
+    error: string,
+    final: boolean,
+    inflight: number,
+    cuts: number,
+    reported: Usage | undefined,
+  ): void {
+    if (this.#gated) {
+      this.#charge(job, status === 'done' ? (reported ?? this.#usageOf(outcome)) : reported);
+    }
     if (status === 'done') {
       this.#aimd?.success(inflight);
       this.#record(job, status, outcome, error);
@@ -228,6 +324,33 @@ export class Scheduler {
     this.#waiting++;
     job.timer = setTimer(delayMs, this.#requeue, job);
     this.#settings.events.emit('retry', { taskId: job.id, attempt: job.attempts, delayMs, error });
+  }
+
+  #usageOf(result: unknown): Usage | undefined {
+    try {
+      return this.#settings.usageOf(result);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Corrects the tokens reserved for an attempt by what it reported, and counts it against the budget. */
+  #charge(job: Job, usage: Usage | undefined): void {
+    const { limiter, budget } = this.#settings;
+    const used = usage?.totalTokens;
+    if (used !== undefined && Number.isFinite(used) && used !== job.cost) {
+      limiter?.correct(job.key, used - job.cost, now());
+      // A refund may let a blocked job start sooner.
+      if (used < job.cost && this.#blocked !== undefined) {
+        queueMicrotask(this.#unblock);
+      }
+    }
+    if (budget !== undefined) {
+      budget.charge(usage ?? { totalTokens: job.cost });
+      if (budget.exhausted !== undefined && this.#queued + this.#waiting > 0) {
+        this.#settings.expire(budget.exhausted, false);
+      }
+    }
   }
 
   /** Stops starting tasks until `resume()`; running ones continue. */
@@ -283,7 +406,7 @@ export class Scheduler {
     job.state = QUEUED;
     this.#queue.unshift(job);
     this.#queued++;
-    this.#pump();
+    this.#unblock();
   };
 
   #record(job: Job, status: Status, outcome: unknown, error: string): void {
@@ -299,6 +422,11 @@ export class Scheduler {
 
   #checkIdle(): void {
     if (this.#queued + this.#running + this.#waiting === 0) {
+      // An idle dispatcher holds no timer.
+      clearTimeout(this.#blocked);
+      this.#blocked = undefined;
+      clearTimeout(this.#deadlineTimer);
+      this.#deadlineTimer = undefined;
       this.#settings.idle();
     }
   }
@@ -306,7 +434,12 @@ export class Scheduler {
   #pump(): void {
     const limit = this.#limit.concurrency;
     // One waiting slot per queued job at most: a slot that finds nothing to start leaves at once.
-    while (this.#asked < limit && this.#asked - this.#running < this.#queued && this.#pausedUntil === 0) {
+    while (
+      this.#asked < limit &&
+      this.#asked - this.#running < this.#queued &&
+      this.#pausedUntil === 0 &&
+      this.#blocked === undefined
+    ) {
       this.#asked++;
       void this.#limit(this.#grant);
     }

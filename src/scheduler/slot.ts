@@ -5,8 +5,16 @@ import { Attempt } from './attempt.js';
 import { type Job, RUNNING } from './job.js';
 import type { Scheduler } from './scheduler.js';
 
+const DEADLINE = 'the deadline has come (deadline − safetyMarginMs)';
+
 const onTimeout = (slot: Slot): void => {
   const job = slot.job as Job;
+  if (slot.scheduler.timeLeft() <= 0) {
+    // The timer was cut to the deadline: the task is cancelled by it, not timed out.
+    const error = `task ${JSON.stringify(job.id)} was cancelled: ${DEADLINE}`;
+    slot.abort('cancelled', new DOMException(DEADLINE, 'TimeoutError'), error, true);
+    return;
+  }
   // The attempt's timer was cut to what was left of the total, if that was shorter.
   const { timeoutMs, totalTimeoutMs } = job.settings;
   const total = now() - job.startedAt >= totalTimeoutMs;
@@ -73,8 +81,9 @@ export class Slot {
       return;
     }
     clearTimeout(this.#timer);
-    this.scheduler.settle(job, status, reason, error, final, this.#inflight, this.#cuts);
-    Attempt.abort(this.#attempt as Attempt, reason);
+    const attempt = this.#attempt as Attempt;
+    this.scheduler.settle(job, status, reason, error, final, this.#inflight, this.#cuts, Attempt.usage(attempt));
+    Attempt.abort(attempt, reason);
     this.#timer = setTimer(this.scheduler.abortGraceMs, onGrace, this);
   }
 
@@ -94,7 +103,8 @@ export class Slot {
       job.startedAt = start;
     }
     const { timeoutMs, totalTimeoutMs } = job.settings;
-    this.#timer = setTimer(Math.min(timeoutMs, job.startedAt + totalTimeoutMs - start), onTimeout, this);
+    // Cut to what is left of the total, and of the time before the deadline.
+    this.#timer = setTimer(Math.min(timeoutMs, job.startedAt + totalTimeoutMs - start, this.scheduler.timeLeft()), onTimeout, this);
     this.scheduler.started(job);
     let value: unknown;
     try {
@@ -127,7 +137,8 @@ export class Slot {
     clearTimeout(this.#timer);
     // A job already settled as timed out or cancelled drops its late outcome.
     if (job.state === RUNNING) {
-      this.scheduler.settle(job, status, outcome, status === 'done' ? '' : messageOf(outcome, job.id), false, this.#inflight, this.#cuts);
+      const error = status === 'done' ? '' : messageOf(outcome, job.id);
+      this.scheduler.settle(job, status, outcome, error, false, this.#inflight, this.#cuts, Attempt.usage(this.#attempt as Attempt));
     }
     if (job.slot === this) {
       job.slot = null;

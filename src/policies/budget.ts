@@ -1,0 +1,93 @@
+import { checkNumber, checkOptions, checkType } from '../validate.js';
+
+/** Tokens a task used, as `ctx.reportUsage` or `usageOf` gives them. */
+export interface Usage {
+  readonly totalTokens: number;
+  readonly promptTokens?: number;
+  readonly completionTokens?: number;
+}
+
+/** Caps on what the dispatcher may spend; once one is reached, queued tasks end as cancelled. */
+export interface BudgetOptions {
+  /** Tokens, counted from reported usage, else the task's `cost` estimate. */
+  readonly tokens?: number;
+  /** Attempts started, retries included. */
+  readonly requests?: number;
+  /** Money, as `spendOf(usage)` counts it. */
+  readonly spend?: number;
+  /** Turns one attempt's usage into money; required with `spend`. */
+  readonly spendOf?: (usage: Usage) => number;
+}
+
+const limit = (name: string, value: unknown): number =>
+  value === undefined ? Infinity : checkNumber(name, value, 'a number ≥ 0', (n) => n >= 0);
+
+/** What has been used against the caps. */
+export class Budget {
+  readonly #tokens: number;
+  readonly #requests: number;
+  readonly #spend: number;
+  readonly #spendOf: ((usage: Usage) => number) | undefined;
+  tokens = 0;
+  requests = 0;
+  spend = 0;
+
+  constructor(options: unknown) {
+    const { tokens, requests, spend, spendOf } = checkOptions('budget', options, ['tokens', 'requests', 'spend', 'spendOf']) as BudgetOptions;
+    this.#tokens = limit('budget.tokens', tokens);
+    this.#requests = limit('budget.requests', requests);
+    this.#spend = limit('budget.spend', spend);
+    if (spendOf !== undefined || spend !== undefined) {
+      this.#spendOf = checkType('budget.spendOf (required with budget.spend)', spendOf, 'function');
+    }
+  }
+
+  /** Which cap is reached, as an error's words, or undefined while none is. */
+  get exhausted(): string | undefined {
+    for (const [used, cap, name] of [
+      [this.tokens, this.#tokens, 'tokens'],
+      [this.requests, this.#requests, 'requests'],
+      [this.spend, this.#spend, 'spend'],
+    ] as const) {
+      if (used >= cap) {
+        return `budget exhausted (${name}: ${used} used of ${cap})`;
+      }
+    }
+    return undefined;
+  }
+
+  /** One attempt's tokens and their price. A `spendOf` that throws or returns junk counts nothing. */
+  charge(usage: Usage): void {
+    this.tokens += usage.totalTokens;
+    if (this.#spendOf !== undefined) {
+      let price = 0;
+      try {
+        price = this.#spendOf(usage);
+      } catch {
+        // Counted as nothing: a bug in the price function must not break the dispatch.
+      }
+      this.spend += Number.isFinite(price) && price > 0 ? price : 0;
+    }
+  }
+}
+
+/** The OpenAI response shape: `result.usage.total_tokens` (with `prompt_tokens`, `completion_tokens`). */
+export function openAiUsage(result: unknown): Usage | undefined {
+  const usage = (result as { usage?: { total_tokens?: unknown; prompt_tokens?: unknown; completion_tokens?: unknown } } | null)?.usage;
+  if (typeof usage?.total_tokens !== 'number') {
+    return undefined;
+  }
+  const { total_tokens, prompt_tokens, completion_tokens } = usage;
+  return {
+    totalTokens: total_tokens,
+    ...(typeof prompt_tokens === 'number' && { promptTokens: prompt_tokens }),
+    ...(typeof completion_tokens === 'number' && { completionTokens: completion_tokens }),
+  };
+}
+
+/** A usage as reported by a task: validated, since it comes from user code. */
+export function checkUsage(usage: unknown): Usage {
+  const { totalTokens } = checkOptions('usage', usage, ['totalTokens', 'promptTokens', 'completionTokens']) as Usage;
+  checkNumber('usage.totalTokens', totalTokens, 'a number ≥ 0', (n) => n >= 0 && n !== Infinity);
+  return usage as Usage;
+}
