@@ -53,11 +53,12 @@ describe('Bucket', () => {
 
 describe('request limits', () => {
   test('requestsPerMinute: a burst of burstMs worth, then an even pace (no window-edge bursts)', async () => {
-    const d = new Dispatcher({ maxWorkers: 100, rateLimit: { requestsPerMinute: 600 } });
+    const d = new Dispatcher({ maxWorkers: 100, rateLimit: { requestsPerMinute: 610 } });
     const { starts, task } = recorder();
     const pending = d.dispatch(Array.from({ length: 14 }, (_, i) => task(`t${i}`)));
     await advance(0);
-    // 600/min is 10/s: the bucket holds 1000 ms of refill, 10 requests, and starts full.
+    // A bucket refills at limit / (60 s + burstMs) so that no 60 s window, burst included, holds more
+    // than the limit: 610/min refills one per 100 ms, holds 1000 ms of that (10), and starts full.
     expect(starts.map(([, at]) => at)).toEqual(Array(10).fill(0));
     await advance(1_000);
     await pending;
@@ -69,23 +70,24 @@ describe('request limits', () => {
     const d = new Dispatcher({ rateLimit: { requestsPerMinute: 2 } });
     const { starts, task } = recorder();
     const pending = d.dispatch([task('a'), task('b'), task('c')]);
-    await advance(70_000);
+    await advance(130_000);
     await pending;
-    expect(starts).toEqual([['a', 0], ['b', 30_000], ['c', 60_000]]);
+    // A burst of one, and one more a minute: never more than 2 in any 60 s.
+    expect(starts).toEqual([['a', 0], ['b', 60_000], ['c', 120_000]]);
   });
 
   test('requestsPerSecond and requestsPerMinute together: the stricter one paces', async () => {
-    const d = new Dispatcher({ maxWorkers: 100, rateLimit: { requestsPerSecond: 5, requestsPerMinute: 120, burstMs: 200 } });
+    const d = new Dispatcher({ maxWorkers: 100, rateLimit: { requestsPerSecond: 5, requestsPerMinute: 121, burstMs: 200 } });
     const { starts, task } = recorder();
     const pending = d.dispatch(Array.from({ length: 4 }, (_, i) => task(`t${i}`)));
     await advance(2_000);
     await pending;
-    // 5/s allows one per 200 ms with a burst of 1; 120/min one per 500 ms with a burst of 1.
+    // 5/s allows one per 250 ms with a burst of 1; 121/min one per 500 ms with a burst of 1.
     expect(starts.map(([, at]) => at)).toEqual([0, 500, 1_000, 1_500]);
   });
 
   test('each attempt, retries included, takes a request token', async () => {
-    const d = new Dispatcher({ rateLimit: { requestsPerMinute: 60 }, retry: { retries: 2, minDelayMs: 1, jitter: 'none' } });
+    const d = new Dispatcher({ rateLimit: { requestsPerMinute: 61 }, retry: { retries: 2, minDelayMs: 1, jitter: 'none' } });
     const starts: number[] = [];
     const t0 = Date.now();
     const pending = d.dispatch([
@@ -105,8 +107,8 @@ describe('request limits', () => {
 
 describe('token limits and cost', () => {
   test('cost is reserved at start: tokensPerMinute paces by tokens', async () => {
-    // 60,000 tokens/min = 1 token/ms; the bucket holds 1000 tokens.
-    const d = new Dispatcher({ maxWorkers: 100, rateLimit: { tokensPerMinute: 60_000 } });
+    // 61,000 tokens/min refills 1 token/ms (limit / 61 s); the bucket holds 1000 tokens.
+    const d = new Dispatcher({ maxWorkers: 100, rateLimit: { tokensPerMinute: 61_000 } });
     const { starts, task } = recorder();
     const pending = d.dispatch(Array.from({ length: 4 }, (_, i) => task(`t${i}`, { cost: 500 })));
     await advance(2_000);
@@ -115,7 +117,7 @@ describe('token limits and cost', () => {
   });
 
   test('a cost above the bucket starts when it is full and leaves it in debt: slowed, never stuck', async () => {
-    const d = new Dispatcher({ maxWorkers: 100, rateLimit: { tokensPerMinute: 60_000 } });
+    const d = new Dispatcher({ maxWorkers: 100, rateLimit: { tokensPerMinute: 61_000 } });
     const { starts, task } = recorder();
     const pending = d.dispatch([task('big', { cost: 3_000 }), task('small', { cost: 500 })]);
     await advance(5_000);
@@ -136,7 +138,7 @@ describe('token limits and cost', () => {
   });
 
   test('cost may be a function of the task', async () => {
-    const d = new Dispatcher({ maxWorkers: 100, rateLimit: { tokensPerMinute: 60_000 } });
+    const d = new Dispatcher({ maxWorkers: 100, rateLimit: { tokensPerMinute: 61_000 } });
     const { starts, task } = recorder();
     const byLength = (t: { args?: readonly unknown[] }) => String(t.args?.[0]).length * 100;
     const t0 = Date.now();
@@ -157,7 +159,7 @@ describe('token limits and cost', () => {
   });
 
   test('usage reported by ctx.reportUsage corrects the reservation: over-estimates are refunded', async () => {
-    const d = new Dispatcher({ maxWorkers: 1, rateLimit: { tokensPerMinute: 60_000 } });
+    const d = new Dispatcher({ maxWorkers: 1, rateLimit: { tokensPerMinute: 61_000 } });
     const t0 = Date.now();
     const starts: number[] = [];
     const pending = d.dispatch(
@@ -177,7 +179,7 @@ describe('token limits and cost', () => {
   });
 
   test('the default usageOf reads the OpenAI shape; under-estimates are charged', async () => {
-    const d = new Dispatcher({ maxWorkers: 1, rateLimit: { tokensPerMinute: 60_000 } });
+    const d = new Dispatcher({ maxWorkers: 1, rateLimit: { tokensPerMinute: 61_000 } });
     const t0 = Date.now();
     const starts: number[] = [];
     const completion = { choices: [], usage: { prompt_tokens: 900, completion_tokens: 100, total_tokens: 1_000 } };
@@ -198,7 +200,7 @@ describe('token limits and cost', () => {
   });
 
   test('a custom usageOf replaces the default', async () => {
-    const d = new Dispatcher({ maxWorkers: 1, rateLimit: { tokensPerMinute: 60_000 }, usageOf: (r) => ({ totalTokens: (r as { n: number }).n }) });
+    const d = new Dispatcher({ maxWorkers: 1, rateLimit: { tokensPerMinute: 61_000 }, usageOf: (r) => ({ totalTokens: (r as { n: number }).n }) });
     const t0 = Date.now();
     const starts: number[] = [];
     const pending = d.dispatch(
@@ -245,7 +247,7 @@ describe('keys', () => {
   test('a key\'s own limit slows that key only; the global limit applies to all', async () => {
     const d = new Dispatcher({
       maxWorkers: 100,
-      rateLimit: { requestsPerMinute: 6_000, byKey: { slow: { requestsPerMinute: 60 } } },
+      rateLimit: { requestsPerMinute: 6_100, byKey: { slow: { requestsPerMinute: 61 } } },
     });
     const { starts, task } = recorder();
     const pending = d.dispatch([

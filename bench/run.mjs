@@ -10,6 +10,7 @@ import { libraries } from './libraries.mjs';
 import { chart } from './chart.mjs';
 import { sizes } from './size.mjs';
 import { measureGoodput } from './goodput.mjs';
+import { measureLimits } from './limits.mjs';
 import { startMockLlm } from '../dist/esm/testing/index.js';
 
 const quick = process.argv.includes('--quick');
@@ -87,6 +88,17 @@ log(
     `(${fmt(goodput.ratio, 3)}x), 429s after warm-up ${fmt(goodput.adaptive.rejectedAfterWarmup * 100, 1)} %, final limit ${goodput.adaptive.limit}`,
 );
 
+// 6b. Rate limits told the server's own limits, in scaled time: exact estimates, then estimates 2x too high.
+const limitRuns = quick ? { scale: 20, windows: 2 } : { scale: 5, windows: 4 };
+const limits = await measureLimits({ Dispatcher, startMockLlm }, limitRuns);
+const limits2x = await measureLimits({ Dispatcher, startMockLlm }, { ...limitRuns, overEstimate: 2 });
+for (const r of [limits, limits2x]) {
+  log(
+    `rate limits (estimates ${r.overEstimate}x): ${r.tooMany} 429s, ${fmt(r.requestShare * 100, 1)} % of the request limit, ` +
+      `${fmt(r.tokenShare * 100, 1)} % of the token limit over ${fmt(r.minutes, 2)} scaled minutes`,
+  );
+}
+
 // 7. Size.
 const size = await sizes();
 log(`size (min+gz): ${Object.entries(size).map(([name, bytes]) => `${name} ${fmt(bytes)} B`).join(', ')}`);
@@ -104,6 +116,9 @@ const targets = [
   ['timeout lateness p99 (ms)', late.p99, 8],
   ['adaptive goodput shortfall vs told K exactly', 1 - goodput.ratio, 0.1],
   ['adaptive share of 429s after warm-up', goodput.adaptive.rejectedAfterWarmup, 0.05],
+  ['429s with the server\'s own limits', limits.tooMany, 0],
+  ['throughput shortfall with the server\'s own limits', 1 - limits.throughput, 0.03],
+  ['token throughput shortfall, estimates 2x too high', 1 - limits2x.tokenShare, 0.1],
   ['size, min+gz (KB)', size.duta / 1024, 4],
 ];
 log('\ntargets:');
@@ -114,11 +129,11 @@ for (const [what, value, target] of targets) {
 if (write) {
   const machine = `${availableParallelism()} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}, ${process.platform}`;
   writeFileSync(join(here, 'chart.svg'), chart(overhead, memory));
-  writeFileSync(join(here, '..', 'BENCHMARKS.md'), report({ machine, overhead, memory, memoryN, makespan, idealMakespan, late, size, targets, goodput }));
+  writeFileSync(join(here, '..', 'BENCHMARKS.md'), report({ machine, overhead, memory, memoryN, makespan, idealMakespan, late, size, targets, goodput, limits, limits2x }));
   log('\nwrote BENCHMARKS.md and bench/chart.svg');
 }
 
-function report({ machine, overhead, memory, memoryN, makespan, idealMakespan, late, size, targets, goodput }) {
+function report({ machine, overhead, memory, memoryN, makespan, idealMakespan, late, size, targets, goodput, limits, limits2x }) {
   const names = Object.keys(overhead);
   const columns = Object.keys(overhead['p-limit']);
   const rows = names.map(
@@ -201,7 +216,20 @@ median of ${quick ? 1 : 3} rounds. Warm-up is the first quarter of each run's ti
 | told K exactly | ${fmt(goodput.exact.goodput, 1)} | ${fmt(goodput.exact.rejectedAfterWarmup * 100, 1)} % | ${goodput.exact.limit} |
 | adaptive from ${goodput.maxWorkers} | ${fmt(goodput.adaptive.goodput, 1)} | ${fmt(goodput.adaptive.rejectedAfterWarmup * 100, 1)} % | ${goodput.adaptive.limit} |
 
-Adaptive goodput is ${fmt(goodput.ratio * 100, 1)} % of the exact dispatcher's. Rate limits and token budgets (requests and
-tokens per minute) are measured here when they land.
+Adaptive goodput is ${fmt(goodput.ratio * 100, 1)} % of the exact dispatcher's.
+
+**Rate limits.** The server limits ${limits.requestsPerMinute} requests and ${fmt(limits.tokensPerMinute)} tokens per sliding minute, charging
+prompt tokens plus \`max_tokens\` at admission, and answers in 200–600 ms; duta is told the same two limits
+(default \`burstMs\`) and a \`usageOf\` that counts as the server does, and runs ${limits.windows} minutes under a \`deadline\`,
+with more work queued than fits. Time runs ${limits.scale}× faster than the wall clock for both (\`bench/scaled-time.mjs\`),
+so a minute takes ${fmt(60 / limits.scale, 0)} s.
+
+| task cost estimates | 429s | share of the request limit | share of the token limit |
+|---|---:|---:|---:|
+| exact | ${limits.tooMany} | ${fmt(limits.requestShare * 100, 1)} % | ${fmt(limits.tokenShare * 100, 1)} % |
+| 2× too high, corrected by usage | ${limits2x.tooMany} | ${fmt(limits2x.requestShare * 100, 1)} % | ${fmt(limits2x.tokenShare * 100, 1)} % |
+
+The token limit binds here. A bucket refills at limit / (60 s + \`burstMs\`), so no minute ever holds more than
+the limit; over ${limits.windows} minutes that leaves at most ${fmt((1 - (1_000 + limits.windows * 60_000) / (limits.windows * 61_000)) * 100, 1)} % of it unused.
 `;
 }

@@ -9,7 +9,9 @@ export interface KeyRateLimit {
 
 /**
  * Smooth token buckets, refilled continuously; a task starts only when every bucket that applies allows
- * it. Each bucket holds `burstMs` worth of refill (at least one request), and starts full.
+ * it. Each bucket holds `burstMs` worth of refill (at least one request), starts full, and refills just
+ * slowly enough that no window of the limit's length (a minute, a second), burst included, holds more
+ * than the limit.
  */
 export interface RateLimitOptions {
   readonly requestsPerMinute?: number;
@@ -25,6 +27,18 @@ export interface RateLimitOptions {
 const positive = (name: string, value: unknown): number =>
   checkNumber(name, value, 'a number > 0', (n) => n > 0 && n !== Infinity);
 
+/**
+ * A bucket that keeps "at most `limit` in any `windowMs`", as a provider's sliding window counts it,
+ * with a burst of `burstMs` worth of refill: capacity C plus a window's refill r·W must not pass the
+ * limit, so r = (limit − C) / W and C = limit · burstMs / (W + burstMs), at least `minBurst`. For a
+ * per-minute limit and a 1 s burst that is 98.4 % of the nominal rate, and no window ever overflows.
+ */
+function windowBucket(limit: number, windowMs: number, burstMs: number, minBurst: number, now: number): Bucket {
+  const capacity = Math.max(minBurst, (limit * burstMs) / (windowMs + burstMs));
+  // A limit under two requests cannot hold both a burst of one and a full refill: half the rate keeps it.
+  return new Bucket(Math.max(limit - capacity, limit / 2) / windowMs, capacity, now);
+}
+
 /** The buckets of one scope: the whole dispatcher, or one key. */
 class Limits {
   readonly requests: Bucket[] = [];
@@ -39,13 +53,11 @@ class Limits {
       [requestsPerSecond, 1_000, 'requestsPerSecond'],
     ] as const) {
       if (rate !== undefined) {
-        const perMs = positive(`${name}.${field}`, rate) / per;
-        this.requests.push(new Bucket(perMs, Math.max(1, perMs * burstMs), now));
+        this.requests.push(windowBucket(positive(`${name}.${field}`, rate), per, burstMs, 1, now));
       }
     }
     this.tokensPerMinute = tokensPerMinute === undefined ? Infinity : positive(`${name}.tokensPerMinute`, tokensPerMinute);
-    const perMs = this.tokensPerMinute / 60_000;
-    this.tokens = tokensPerMinute === undefined ? undefined : new Bucket(perMs, perMs * burstMs, now);
+    this.tokens = tokensPerMinute === undefined ? undefined : windowBucket(this.tokensPerMinute, 60_000, burstMs, 0, now);
   }
 
   waitMs(cost: number, now: number): number {
