@@ -2,6 +2,7 @@
 // Declares Symbol.asyncDispose for users whose `lib` predates it, so the declarations compile for them too.
 import { ShutdownError, TaskIdError } from './errors.js';
 import { Emitter, type EventName, type Listener } from './events.js';
+import { type DispatcherStats, Stats } from './stats.js';
 import { resolveRetry } from './policies/retry.js';
 import { type DispatcherOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { type DispatchResult, messageOf } from './result.js';
@@ -15,7 +16,25 @@ import { checkCount, checkNumber, checkOptions, checkType, invalidType } from '.
 export interface DispatchOptions {
   /** Aborting it ends the batch's unfinished tasks as `cancelled`; `dispatch` still resolves. */
   readonly signal?: AbortSignal;
+  /** Called after each result of the batch; a listener that throws is skipped over. */
+  readonly onProgress?: (progress: DispatchProgress) => void;
 }
+
+/** A batch's progress: `done` counts successes, `failed` every other outcome, `running` the attempts running now. */
+export interface DispatchProgress {
+  readonly done: number;
+  readonly failed: number;
+  readonly running: number;
+  readonly total: number;
+}
+
+export interface StreamOptions {
+  /** Aborting it cancels the unfinished tasks; the stream still yields their `cancelled` results, then ends. */
+  readonly signal?: AbortSignal;
+}
+
+/** A result as `stream()` yields it: the task's `DispatchResult` and its index in the input. */
+export type StreamResult<R = unknown> = DispatchResult<R> & { readonly index: number };
 
 /** One result per task of a `dispatch` call, in input order, each typed from its task's `func`. */
 export type DispatchResults<T extends readonly unknown[]> = { -readonly [K in keyof T]: DispatchResult<ResultOf<T[K]>> };
@@ -35,6 +54,8 @@ export class Dispatcher {
   readonly #settings: JobSettings;
   #closed = false;
   #idleWaiters: (() => void)[] = [];
+  #emptyWaiters: (() => void)[] = [];
+  readonly #stats = new Stats();
 
   constructor(options?: DispatcherOptions) {
     const resolved = (this.#options = resolveOptions(options));
@@ -54,6 +75,13 @@ export class Dispatcher {
       expire: (error, running) => this.#expire(error, running),
       record: (job, result) => this.#record(job, result),
       idle: () => this.#onIdle(),
+      empty: () => {
+        const waiters = this.#emptyWaiters;
+        this.#emptyWaiters = [];
+        for (const resolve of waiters) {
+          resolve();
+        }
+      },
       events: this.#events,
     });
   }
@@ -135,24 +163,98 @@ export class Dispatcher {
   dispatch(tasks: readonly TaskLike[], options?: DispatchOptions): Promise<DispatchResult[]> {
     // Thrown validation errors inside the executor become the rejection, before any task is queued.
     return new Promise<DispatchResult[]>((resolve) => {
-      const signal = readDispatchOptions(options);
+      const { signal, onProgress } = readDispatchOptions(options, ['signal', 'onProgress']);
       const inputs = checkTaskList(tasks);
-      const results = new Array<DispatchResult>(inputs.length);
-      let remaining = inputs.length;
+      const total = inputs.length;
+      const results = new Array<DispatchResult>(total);
+      let remaining = total;
+      let succeeded = 0;
       let unlink: (() => void) | undefined;
-      const jobs = this.#accept(inputs, false, (index, result) => {
-        results[index] = result;
-        if (--remaining === 0) {
-          unlink?.();
-          resolve(results);
-        }
-      });
+      const group: JobGroup = {
+        running: 0,
+        settle(index, result) {
+          results[index] = result;
+          remaining--;
+          if (onProgress !== undefined) {
+            succeeded += result.success ? 1 : 0;
+            const progress = { done: succeeded, failed: total - remaining - succeeded, running: group.running, total };
+            try {
+              onProgress(progress);
+            } catch {
+              // A progress callback's bug must not break the dispatch.
+            }
+          }
+          if (remaining === 0) {
+            unlink?.();
+            resolve(results);
+          }
+        },
+      };
+      const jobs = this.#accept(inputs, false, group);
       if (remaining === 0) {
         resolve(results);
       } else if (signal !== undefined) {
         unlink = this.#link(jobs, signal);
       }
     });
+  }
+
+  /**
+   * Runs all tasks and yields each result as it finishes, with its input `index`. Tasks start at the
+   * call. Leaving the loop early (`break`, `return`, a throw) cancels the tasks not finished: queued ones
+   * never start, running ones see their signal abort. Throws at once on invalid input.
+   */
+  stream<const T extends readonly ContextTaskInit[]>(tasks: T, options?: StreamOptions): AsyncIterableIterator<StreamResult<ResultOf<T[number]>>>;
+  stream<const T extends readonly TaskLike[]>(
+    tasks: T & CheckedTasks<T>,
+    options?: StreamOptions,
+  ): AsyncIterableIterator<StreamResult<ResultOf<T[number]>>>;
+  stream(tasks: readonly TaskLike[], options?: StreamOptions): AsyncIterableIterator<StreamResult> {
+    const { signal } = readDispatchOptions(options, ['signal']);
+    const inputs = checkTaskList(tasks);
+    const ready: StreamResult[] = [];
+    let remaining = inputs.length;
+    let wake: (() => void) | undefined;
+    const group: JobGroup = {
+      running: 0,
+      settle(index, result) {
+        remaining--;
+        ready.push({ ...result, index });
+        wake?.();
+      },
+    };
+    const jobs = this.#accept(inputs, false, group);
+    const unlink = signal === undefined ? undefined : this.#link(jobs, signal);
+    let closed = false;
+    const close = (): void => {
+      if (!closed) {
+        closed = true;
+        unlink?.();
+        this.#cancel(jobs, new DOMException('The stream was closed before the task finished', 'AbortError'));
+      }
+    };
+    const stream: AsyncIterableIterator<StreamResult> = {
+      next: async () => {
+        while (!closed && ready.length === 0 && remaining > 0) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          wake = undefined;
+        }
+        const value = closed ? undefined : ready.shift();
+        if (value === undefined) {
+          close();
+          return { done: true, value: undefined };
+        }
+        return { done: false, value };
+      },
+      return: async () => {
+        close();
+        return { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]: () => stream,
+    };
+    return stream;
   }
 
   /** Queues all tasks and returns a promise of each one's result by id, without waiting. */
@@ -201,10 +303,29 @@ export class Dispatcher {
     if (!wait) {
       this.#cancel(this.#live.values(), new DOMException('The dispatcher shut down', 'AbortError'));
     }
+    return this.onIdle();
+  }
+
+  /** Resolves when nothing is queued, running or waiting to retry, and no slot is held (timed-out tasks inside their grace included). */
+  onIdle(): Promise<void> {
     if (this.#scheduler.queued + this.#scheduler.running + this.#scheduler.waiting === 0) {
       return Promise.resolve();
     }
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Resolves when nothing is queued or waiting to retry; tasks may still be running. */
+  onEmpty(): Promise<void> {
+    if (this.#scheduler.queued + this.#scheduler.waiting === 0) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#emptyWaiters.push(resolve));
+  }
+
+  /** Counts, the limit in force, throughput and duration percentiles over the last 1024 tasks. */
+  stats(): DispatcherStats {
+    const scheduler = this.#scheduler;
+    return this.#stats.snapshot(scheduler.queued + scheduler.waiting, scheduler.running, scheduler.limit, scheduler.retries);
   }
 
   /** `await using dispatcher = new Dispatcher()` shuts it down, waiting for its tasks, at the end of the block. */
@@ -289,10 +410,11 @@ export class Dispatcher {
   #record(job: Job, result: DispatchResult): void {
     this.#live.delete(job.id);
     this.#store.add(result);
+    this.#stats.record(result);
     if (job.task !== null) {
       track(job.task, result);
     }
-    job.group?.(job.index, result);
+    job.group?.settle(job.index, result);
     const waiters = job.waiters;
     if (waiters !== null) {
       job.waiters = null;
@@ -328,15 +450,18 @@ function checkTaskList(tasks: unknown): readonly unknown[] {
   return tasks;
 }
 
-function readDispatchOptions(options: DispatchOptions | undefined): AbortSignal | undefined {
+function readDispatchOptions(options: DispatchOptions | undefined, known: readonly string[]): DispatchOptions {
   if (options === undefined) {
-    return undefined;
+    return {};
   }
-  checkOptions('options', options, ['signal']);
-  const { signal } = options;
+  checkOptions('options', options, known);
+  const { signal, onProgress } = options;
   // Duck-typed rather than `instanceof`, so a signal from another realm or a polyfill is accepted.
   if (signal !== undefined && typeof signal?.addEventListener !== 'function') {
     invalidType('options.signal', 'an AbortSignal', signal);
   }
-  return signal;
+  if (onProgress !== undefined) {
+    checkType('options.onProgress', onProgress, 'function');
+  }
+  return options;
 }

@@ -13,8 +13,12 @@ export const SETTLED = 2;
 export const WAITING = 3;
 export type JobState = typeof QUEUED | typeof RUNNING | typeof SETTLED | typeof WAITING;
 
-/** Hears a job's result besides the result store: a `dispatch` call collecting its batch. */
-export type JobGroup = (index: number, result: DispatchResult) => void;
+/** A batch (a `dispatch` or a `stream` call) hearing its jobs' results, and counting those running. */
+export interface JobGroup {
+  /** Attempts of the batch running now. */
+  running: number;
+  settle(index: number, result: DispatchResult): void;
+}
 
 /** What a job takes from the dispatcher's options, resolved with the task's own overrides. */
 export interface JobSettings {

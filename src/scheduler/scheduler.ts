@@ -31,6 +31,8 @@ export interface SchedulerSettings {
   readonly record: (job: Job, result: DispatchResult) => void;
   /** Nothing queued, running or waiting to retry. */
   readonly idle: () => void;
+  /** Nothing queued or waiting to retry (tasks may be running). */
+  readonly empty: () => void;
   readonly events: Emitter;
 }
 
@@ -69,6 +71,8 @@ export class Scheduler {
   #pausedUntil = 0;
   #pauseTimer: Timer;
   #maxWorkers: number;
+  /** Retries scheduled so far. */
+  retries = 0;
 
   constructor(settings: SchedulerSettings) {
     this.#settings = settings;
@@ -175,6 +179,9 @@ export class Scheduler {
       return;
     }
     this.#record(job, 'cancelled', reason, error);
+    if (this.#queued + this.#waiting === 0) {
+      this.#settings.empty();
+    }
     this.#checkIdle();
   }
 
@@ -192,6 +199,9 @@ export class Scheduler {
     }
     this.#queued--;
     this.#running++;
+    if (this.#queued + this.#waiting === 0) {
+      this.#settings.empty();
+    }
     return next;
   }
 
@@ -278,6 +288,9 @@ export class Scheduler {
     cuts: number,
     reported: Usage | undefined,
   ): void {
+    if (job.group !== null) {
+      job.group.running--;
+    }
     if (this.#gated) {
       this.#charge(job, status === 'done' ? (reported ?? this.#usageOf(outcome)) : reported);
     }
@@ -323,6 +336,7 @@ export class Scheduler {
     job.state = WAITING;
     this.#waiting++;
     job.timer = setTimer(delayMs, this.#requeue, job);
+    this.retries++;
     this.#settings.events.emit('retry', { taskId: job.id, attempt: job.attempts, delayMs, error });
   }
 

@@ -94,6 +94,9 @@ export class Slot {
     job.state = RUNNING;
     const attempt = (this.#attempt = new Attempt(job.id, ++job.attempts));
     this.#inflight = this.scheduler.running;
+    if (job.group !== null) {
+      job.group.running++;
+    }
     this.#cuts = this.scheduler.cuts;
     if (job.task !== null) {
       track(job.task, 'running');
