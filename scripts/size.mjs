@@ -3,10 +3,11 @@
 // first core; 4.5 KB for the slot-based core (half the per-task overhead for about 360 B); 8 KB for
 // retries, Retry-After, the queue-wide pause, adaptive concurrency and events (about 2.7 KB); 10 KB for
 // rate limits with cost correction, keys with fair turns, budgets and deadlines (about 2.2 KB). For scale,
-// bottleneck, the one peer with rate limits, is about 15 KB.
+// bottleneck, the one peer with rate limits, is about 15 KB; 11 KB for streaming, progress, stats and
+// running tasks in their callers' async context (about 1.1 KB).
 import { minGz } from '../bench/size.mjs';
 
-const BUDGET_BYTES = 10 * 1024;
+const BUDGET_BYTES = 11 * 1024;
 
 const { minified, gzipped } = await minGz("export * from '../dist/esm/index.js';");
 const line = `size: ${minified} B minified, ${gzipped} B gzipped (budget ${BUDGET_BYTES} B)`;

@@ -8,6 +8,7 @@ import { type DispatcherOptions, type ResolvedOptions, resolveOptions } from './
 import { type DispatchResult, messageOf } from './result.js';
 import { ResultStore } from './result-store.js';
 import { Job, type JobGroup, type JobSettings, RUNNING } from './scheduler/job.js';
+import { Gate } from './scheduler/gate.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { costOf, isTask, readTaskFields, type Task, track } from './task.js';
 import type { CheckedTasks, ContextTaskInit, ResultOf, TaskFunction, TaskInit, TaskLike } from './types.js';
@@ -339,6 +340,8 @@ export class Dispatcher {
     }
     const live = this.#live;
     const jobs: Job[] = [];
+    // One gate for the call: the batch's functions run in the caller's async context.
+    const gate = new Gate(this.#scheduler.hops);
     try {
       for (let i = 0; i < inputs.length; i++) {
         const input = inputs[i];
@@ -358,7 +361,7 @@ export class Dispatcher {
                 totalTimeoutMs: totalTimeoutMs ?? shared.totalTimeoutMs,
                 retry: retry === undefined ? shared.retry : resolveRetry(`${single ? 'task' : `tasks[${i}]`}.retry`, retry, shared.retry),
               };
-        const job = new Job(fields, costOf(fields, input, single ? undefined : i), settings, isTask(input) ? input : null, group, i);
+        const job = new Job(fields, costOf(fields, input, single ? undefined : i), settings, isTask(input) ? input : null, group, i, gate);
         live.set(job.id, job);
         jobs.push(job);
       }

@@ -3,6 +3,7 @@ import type { RetryPolicy } from '../policies/retry.js';
 import type { DispatchResult } from '../result.js';
 import type { Task, TaskFields } from '../task.js';
 import type { TaskFunction } from '../types.js';
+import type { Gate } from './gate.js';
 import type { Slot } from './slot.js';
 
 export const QUEUED = 0;
@@ -71,6 +72,8 @@ export class Job {
     readonly task: Task | null,
     readonly group: JobGroup | null,
     readonly index: number,
+    /** Runs the function in the async context the task was submitted from; null runs it where the slot is. */
+    readonly gate: Gate | null,
   ) {
     this.id = fields.id;
     this.func = fields.func;

@@ -7,6 +7,7 @@ import type { RateLimiter } from '../policies/rate-limit.js';
 import { backoffMs, isRetryable, retryAfterMs, statusOf } from '../policies/retry.js';
 import { type DispatchResult, type FailureStatus, failure, success } from '../result.js';
 import { type Job, QUEUED, RUNNING, SETTLED, WAITING } from './job.js';
+import { Hops } from './gate.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { Slot } from './slot.js';
 
@@ -73,6 +74,8 @@ export class Scheduler {
   #maxWorkers: number;
   /** Retries scheduled so far. */
   retries = 0;
+  /** Functions waiting to run in their tasks' async contexts, in start order. */
+  readonly hops = new Hops();
 
   constructor(settings: SchedulerSettings) {
     this.#settings = settings;

@@ -2,6 +2,7 @@ import { now, setTimer, type Timer } from '../clock.js';
 import { messageOf } from '../result.js';
 import { track } from '../task.js';
 import { Attempt } from './attempt.js';
+import type { Gate } from './gate.js';
 import { type Job, RUNNING } from './job.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -54,6 +55,8 @@ export class Slot {
   /** Adaptive mode's count of cuts when the attempt started. */
   #cuts = 0;
   #timer: Timer;
+  /** The gate whose async context this slot is running in now, if any. */
+  #context: Gate | null = null;
 
   constructor(
     readonly scheduler: Scheduler,
@@ -108,6 +111,37 @@ export class Slot {
     const { timeoutMs, totalTimeoutMs } = job.settings;
     // Cut to what is left of the total, and of the time before the deadline.
     this.#timer = setTimer(Math.min(timeoutMs, job.startedAt + totalTimeoutMs - start, this.scheduler.timeLeft()), onTimeout, this);
+    // The function runs in the async context its task was submitted from: directly when this slot is
+    // already in it (the next task of the same batch), else through the job's gate.
+    const { gate } = job;
+    const { hops } = this.scheduler;
+    // Directly only when no function started before it is still waiting for its gate: start order holds.
+    if (gate === null || (gate === this.#context && hops.empty)) {
+      return this.#invoke(job, attempt);
+    }
+    hops.run(gate, this.#hop);
+    return true;
+  }
+
+  /** In the job's gate, a microtask after its start: runs the function, then carries on with the queue. */
+  readonly #hop = (): void => {
+    const job = this.job;
+    if (job === null) {
+      return;
+    }
+    this.#context = job.gate;
+    if (job.state !== RUNNING) {
+      // Timed out or cancelled before its function ran: there is nothing to wait for.
+      this.#free(job);
+      this.next();
+    } else if (!this.#invoke(job, this.#attempt as Attempt)) {
+      this.next();
+    }
+    this.#context = null;
+  };
+
+  /** Calls the job's function; returns true when it is pending on a promise. */
+  #invoke(job: Job, attempt: Attempt): boolean {
     this.scheduler.started(job);
     let value: unknown;
     try {
@@ -129,10 +163,14 @@ export class Slot {
   readonly #onError = (error: unknown): void => this.#resume('failed', error);
 
   #resume(status: 'done' | 'failed', outcome: unknown): void {
+    const job = this.job;
     // An abandoned slot's late outcome is dropped: the job's outcome was settled at its abort.
-    if (this.job !== null) {
-      this.#end(this.job, status, outcome);
+    if (job !== null) {
+      // Handlers run in the context they were attached in: the job's gate's.
+      this.#context = job.gate;
+      this.#end(job, status, outcome);
       this.next();
+      this.#context = null;
     }
   }
 
@@ -143,6 +181,12 @@ export class Slot {
       const error = status === 'done' ? '' : messageOf(outcome, job.id);
       this.scheduler.settle(job, status, outcome, error, false, this.#inflight, this.#cuts, Attempt.usage(this.#attempt as Attempt));
     }
+    this.#free(job);
+  }
+
+  /** The slot lets go of `job` and is free for the next. */
+  #free(job: Job): void {
+    clearTimeout(this.#timer);
     if (job.slot === this) {
       job.slot = null;
     }
