@@ -179,11 +179,16 @@ describe('retries', () => {
     expect(r).toMatchObject({ status: 'failed', attempts: 3, error: 'stop' });
   });
 
-  test('a retryOn that throws counts as final', async () => {
+  test('a retryOn that throws counts as final, and the error says so', async () => {
     const d = new Dispatcher({ retry: { retries: 3, retryOn: () => { throw new Error('bug in retryOn'); } } });
     const pending = d.dispatch([{ id: 'a', func: flaky([httpError(500, {}, 'first')]) }]);
     await advance(1_000);
-    expect((await pending)[0]).toMatchObject({ status: 'failed', attempts: 1, error: 'first' });
+    expect((await pending)[0]).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error: 'first (not retried: retry.retryOn threw: bug in retryOn)',
+      attemptErrors: ['first'],
+    });
   });
 
   test('a task\'s retry overrides fields of the dispatcher\'s', async () => {

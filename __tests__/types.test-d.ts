@@ -154,6 +154,6 @@ export async function attemptsOnResults(): Promise<void> {
   const [r] = await d.dispatch([{ id: 'a', func: () => 1 }]);
   expectTypeOf(r.attempts).toEqualTypeOf<number>();
   if (!r.success) {
-    expectTypeOf(r.attemptErrors).toEqualTypeOf<readonly string[]>();
+    expectTypeOf(r.attemptErrors).toEqualTypeOf<string[]>();
   }
 }

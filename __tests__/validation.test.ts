@@ -34,7 +34,10 @@ const badRetry: [string, unknown, Kind, string][] = [
   ['minDelayMs', Number.NaN, RangeError, 'NaN (number)'],
   ['maxDelayMs', 100, RangeError, '100 (number)'],
   ['factor', 0.5, RangeError, '0.5 (number)'],
-  ['jitter', 'half', TypeError, '"half" (string)'],
+  ['jitter', 'half', RangeError, '"half" (string)'],
+  ['jitter', 1, TypeError, '1 (number)'],
+  ['factor', Infinity, RangeError, 'Infinity (number)'],
+  ['minDelayMs', Infinity, RangeError, 'Infinity (number)'],
   ['retryOn', true, TypeError, 'true (boolean)'],
 ];
 

@@ -29,7 +29,7 @@ export interface DispatchFailure {
   /** Attempts made; 0 for a task cancelled before it started. */
   readonly attempts: number;
   /** Each attempt's error message, oldest first; the last one is usually `error`. */
-  readonly attemptErrors: readonly string[];
+  readonly attemptErrors: string[];
 }
 
 /** How each task ended: `if (r.success)` narrows `r.result` to the task's result type. */
@@ -48,7 +48,7 @@ export function failure(
   cause: unknown,
   durationMs: number,
   attempts: number,
-  attemptErrors: readonly string[],
+  attemptErrors: string[],
 ): DispatchFailure {
   const result = { taskId, success: false as const, status, result: null, error, durationMs, attempts, attemptErrors };
   // Defined, not assigned: a read-only, non-enumerable property that JSON and spreads leave out.

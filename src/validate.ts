@@ -18,6 +18,10 @@ export function invalidType(name: string, expected: string, value: unknown): nev
   return fail(TypeError, name, expected, value);
 }
 
+export function invalidValue(name: string, expected: string, value: unknown): never {
+  return fail(RangeError, name, expected, value);
+}
+
 /**
  * Checks a number option: `typeof` first (a `TypeError`), then the range and integrality
  * (a `RangeError`). `Infinity` passes any range check whose lower bound it exceeds.

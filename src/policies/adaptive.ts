@@ -4,7 +4,7 @@ import { checkCount, checkNumber, checkOptions } from '../validate.js';
 export interface AdaptiveOptions {
   /** The lowest limit. @default 1 */
   readonly min?: number;
-  /** The highest limit, and the starting one (16 when it is `Infinity`). @default maxWorkers */
+  /** The highest limit (at most `maxWorkers`), and the starting one (16 when it is `Infinity`). @default maxWorkers */
   readonly max?: number;
   /** Multiplier applied on an overload signal (a 429, a 503, a per-attempt timeout), > 0 and < 1. @default 0.9 */
   readonly decrease?: number;
@@ -27,7 +27,12 @@ export function resolveAdaptive(value: unknown, maxWorkers: number): AdaptivePol
   const options = (value === true ? {} : checkOptions('adaptive', value, ['min', 'max', 'decrease', 'increaseAfter'])) as AdaptiveOptions;
   const { min = 1, max = maxWorkers, decrease = 0.9, increaseAfter = 20 } = options;
   checkCount('adaptive.min', min);
-  checkNumber('adaptive.max', max, `an integer ≥ adaptive.min (${min}), or Infinity`, (n) => n >= min && (Number.isInteger(n) || n === Infinity));
+  checkNumber(
+    'adaptive.max',
+    max,
+    `an integer from adaptive.min (${min}) to maxWorkers (${maxWorkers})`,
+    (n) => n >= min && n <= maxWorkers && (Number.isInteger(n) || n === Infinity),
+  );
   checkNumber('adaptive.decrease', decrease, 'a number > 0 and < 1', (n) => n > 0 && n < 1);
   checkCount('adaptive.increaseAfter', increaseAfter);
   return { min, max, decrease, increaseAfter };
@@ -57,6 +62,11 @@ export class Aimd {
     if (inflight * 2 >= this.limit && ++this.#successes >= this.policy.increaseAfter) {
       this.#set(this.limit + 1);
     }
+  }
+
+  /** An attempt failed otherwise: the run of successes starts again. */
+  failure(): void {
+    this.#successes = 0;
   }
 
   /** An attempt met an overload signal; `cuts` is the count of cuts when it started. */

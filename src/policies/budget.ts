@@ -56,17 +56,31 @@ export class Budget {
     return undefined;
   }
 
-  /** One attempt's tokens and their price. A `spendOf` that throws or returns junk counts nothing. */
-  charge(usage: Usage): void {
-    this.tokens += usage.totalTokens;
+  /** An attempt starts: one request, and its estimate in tokens and money, counted now. */
+  start(cost: number): void {
+    this.requests++;
+    this.#add({ totalTokens: cost }, 1);
+  }
+
+  /** An attempt ended: its estimate is replaced by the usage it reported, if any. */
+  settle(cost: number, usage: Usage | undefined): void {
+    if (usage !== undefined) {
+      this.#add({ totalTokens: cost }, -1);
+      this.#add(usage, 1);
+    }
+  }
+
+  /** Adds (`sign` 1) or takes back (-1) a usage's tokens and price. A `spendOf` that throws or returns junk prices it at 0. */
+  #add(usage: Usage, sign: 1 | -1): void {
+    this.tokens += sign * usage.totalTokens;
     if (this.#spendOf !== undefined) {
       let price = 0;
       try {
         price = this.#spendOf(usage);
       } catch {
-        // Counted as nothing: a bug in the price function must not break the dispatch.
+        // Priced at nothing: a bug in the price function must not break the dispatch.
       }
-      this.spend += Number.isFinite(price) && price > 0 ? price : 0;
+      this.spend += sign * (Number.isFinite(price) && price > 0 ? price : 0);
     }
   }
 }

@@ -53,7 +53,8 @@ class Limits {
       [requestsPerSecond, 1_000, 'requestsPerSecond'],
     ] as const) {
       if (rate !== undefined) {
-        this.requests.push(windowBucket(positive(`${name}.${field}`, rate), per, burstMs, 1, now));
+        // A burst of at most a tenth of the window: a second's burst in a one-second window would halve the rate.
+        this.requests.push(windowBucket(positive(`${name}.${field}`, rate), per, Math.min(burstMs, per / 10), 1, now));
       }
     }
     this.tokensPerMinute = tokensPerMinute === undefined ? Infinity : positive(`${name}.tokensPerMinute`, tokensPerMinute);
@@ -108,9 +109,15 @@ export class RateLimiter {
     return undefined;
   }
 
-  /** Milliseconds until a task of `key` and `cost` may start; 0 when it may now. */
-  waitMs(key: string, cost: number, now: number): number {
-    return Math.max(this.#all.waitMs(cost, now), this.#byKey.get(key)?.waitMs(cost, now) ?? 0);
+  /**
+   * Whether a task of `key` and `cost` may start now: 0 if it may; the milliseconds its key's own
+   * buckets need, if they stop it (other keys may go meanwhile); minus the milliseconds the shared
+   * buckets need, if only they stop it: then nobody else may take from them before it, or cheaper
+   * tasks of other keys would keep a big one waiting for ever.
+   */
+  check(key: string, cost: number, now: number): number {
+    const own = this.#byKey.get(key)?.waitMs(cost, now) ?? 0;
+    return own > 0 ? own : -this.#all.waitMs(cost, now);
   }
 
   /** Takes one request and `cost` tokens from every bucket that applies. */

@@ -1,4 +1,4 @@
-import { checkNumber, checkOptions, checkType, invalidType } from '../validate.js';
+import { checkNumber, checkOptions, checkType, invalidType, invalidValue } from '../validate.js';
 
 /** When and how often a failed attempt is tried again. Every field is optional; see `retryDefaults`. */
 export interface RetryOptions {
@@ -48,11 +48,12 @@ export function resolveRetry(name: string, options: unknown, base: RetryPolicy):
     ...Object.fromEntries(Object.entries(checkOptions(name, options, keys)).filter(([, v]) => v !== undefined)),
   } as RetryPolicy;
   checkNumber(`${name}.retries`, retries, 'an integer ≥ 0 or Infinity', (n) => n >= 0 && (Number.isInteger(n) || n === Infinity));
-  checkNumber(`${name}.minDelayMs`, minDelayMs, 'a number ≥ 0', atLeast(0));
+  checkNumber(`${name}.minDelayMs`, minDelayMs, 'a finite number ≥ 0', (n) => n >= 0 && n !== Infinity);
   checkNumber(`${name}.maxDelayMs`, maxDelayMs, `a number ≥ minDelayMs (${minDelayMs})`, atLeast(minDelayMs));
-  checkNumber(`${name}.factor`, factor, 'a number ≥ 1', atLeast(1));
+  checkNumber(`${name}.factor`, factor, 'a finite number ≥ 1', (n) => n >= 1 && n !== Infinity);
   if (jitter !== 'full' && jitter !== 'none') {
-    invalidType(`${name}.jitter`, "'full' or 'none'", jitter);
+    // A string that is not one of the two is a bad value; anything else, a bad type.
+    (typeof jitter === 'string' ? invalidValue : invalidType)(`${name}.jitter`, "'full' or 'none'", jitter);
   }
   if (retryOn !== undefined) {
     checkType(`${name}.retryOn`, retryOn, 'function');
@@ -167,7 +168,8 @@ export function retryAfterMs(error: unknown, nowMs = Date.now()): number | undef
       if (seconds >= 0) {
         return seconds * 1000;
       }
-      const date = Date.parse(after);
+      // An HTTP date has letters (`Wed, 21 Oct 2015 07:28:00 GMT`); "-3" or "soon" is no Retry-After.
+      const date = /[a-z]/i.test(after) ? Date.parse(after) : Number.NaN;
       if (!Number.isNaN(date)) {
         return Math.max(0, date - nowMs);
       }

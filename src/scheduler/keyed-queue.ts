@@ -29,10 +29,12 @@ export class KeyedQueue {
   }
 
   /**
-   * Takes the next job, by turns, whose `wait(job)` is 0 (every job, without `wait`). When none can
-   * start, returns the shortest wait in milliseconds: `Infinity` when nothing is queued.
+   * Takes the next job, by turns, whose `check(job)` is 0 (every job, without `check`). A positive
+   * check skips that key's turn; a negative one ends the search: that key keeps its turn and nobody
+   * starts. When none can start, returns the shortest wait in milliseconds: `Infinity` when nothing
+   * is queued.
    */
-  take(wait?: (job: Job) => number): Job | number {
+  take(check?: (job: Job) => number): Job | number {
     const ring = this.#ring;
     let shortest = Infinity;
     let emptied = false;
@@ -50,14 +52,20 @@ export class KeyedQueue {
         emptied = true;
         continue;
       }
-      const ms = wait === undefined ? 0 : wait(job);
-      if (ms <= 0) {
+      const ms = check === undefined ? 0 : check(job);
+      if (ms === 0) {
         queue.shift();
         this.#cursor = i + 1;
         if (emptied) {
           this.#prune();
         }
         return job;
+      }
+      if (ms < 0) {
+        // The key whose turn it is waits for shared buckets: its turn is kept for it.
+        this.#cursor = i;
+        shortest = Math.min(shortest, -ms);
+        break;
       }
       shortest = Math.min(shortest, ms);
     }

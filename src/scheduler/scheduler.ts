@@ -5,7 +5,7 @@ import { Aimd, type AdaptivePolicy } from '../policies/adaptive.js';
 import { openAiUsage, type Budget, type Usage } from '../policies/budget.js';
 import type { RateLimiter } from '../policies/rate-limit.js';
 import { backoffMs, isRetryable, retryAfterMs, statusOf } from '../policies/retry.js';
-import { type DispatchResult, type FailureStatus, failure, success } from '../result.js';
+import { type DispatchResult, type FailureStatus, failure, messageOf, success } from '../result.js';
 import { type Job, QUEUED, RUNNING, SETTLED, WAITING } from './job.js';
 import { Hops } from './gate.js';
 import { KeyedQueue } from './keyed-queue.js';
@@ -56,6 +56,7 @@ export class Scheduler {
   /** A start waits for a rate limit until this timer fires. */
   #blocked: Timer;
   #deadlineTimer: Timer;
+  #deadlineError: string | undefined;
   readonly #settings: SchedulerSettings;
   readonly #aimd: Aimd | undefined;
   /** Jobs queued and not cancelled. The queue may also hold cancelled ones (tombstones), skipped when reached. */
@@ -97,7 +98,26 @@ export class Scheduler {
    */
   timeLeft(): number {
     const { timeLeft, safetyMarginMs } = this.#settings;
-    return timeLeft === undefined ? Infinity : timeLeft() - safetyMarginMs;
+    if (timeLeft === undefined) {
+      return Infinity;
+    }
+    let left: unknown;
+    try {
+      left = timeLeft();
+    } catch (error) {
+      left = error;
+    }
+    if (typeof left !== 'number' || Number.isNaN(left)) {
+      // A deadline that cannot be read fails closed: the work ends, saying why.
+      this.#deadlineError = `the deadline could not be read (deadline() gave ${left instanceof Error ? `an error: ${left.message}` : String(left)})`;
+      return 0;
+    }
+    return left - safetyMarginMs;
+  }
+
+  /** Why the work is ended at the deadline. */
+  get deadlineReason(): string {
+    return this.#deadlineError ?? 'the deadline has come (deadline − safetyMarginMs)';
   }
 
   get abortGraceMs(): number {
@@ -146,6 +166,10 @@ export class Scheduler {
   }
 
   get paused(): boolean {
+    if (this.#pausedUntil !== 0 && this.#pausedUntil <= now()) {
+      // Ended while idle, with no timer to say so.
+      this.#pausedUntil = 0;
+    }
     return this.#pausedUntil !== 0;
   }
 
@@ -159,6 +183,7 @@ export class Scheduler {
     }
     this.#queue.push(job);
     this.#queued++;
+    this.#armPause();
     this.#unblock();
     this.#armDeadline();
   }
@@ -173,6 +198,7 @@ export class Scheduler {
       clearTimeout(job.timer);
       this.#waiting--;
     } else if (job.state === QUEUED) {
+      clearTimeout(job.timer);
       this.#queued--;
       if (this.#queued === 0) {
         // Only tombstones are left.
@@ -200,6 +226,11 @@ export class Scheduler {
     if (typeof next === 'number') {
       return undefined;
     }
+    if (next.timer !== undefined) {
+      // A retry queued again with a total timeout running.
+      clearTimeout(next.timer);
+      next.timer = undefined;
+    }
     this.#queued--;
     this.#running++;
     if (this.#queued + this.#waiting === 0) {
@@ -213,11 +244,11 @@ export class Scheduler {
     const { limiter, budget } = this.#settings;
     const spent = budget?.exhausted;
     if (spent !== undefined || this.timeLeft() <= 0) {
-      this.#settings.expire(spent ?? 'the deadline has come (deadline − safetyMarginMs)', spent === undefined);
+      this.#settings.expire(spent ?? this.deadlineReason, spent === undefined);
       return Infinity;
     }
     const at = now();
-    const next = this.#queue.take(limiter && ((job) => limiter.waitMs(job.key, job.cost, at)));
+    const next = this.#queue.take(limiter && ((job) => limiter.check(job.key, job.cost, at)));
     if (typeof next === 'number') {
       if (next !== Infinity) {
         // Nothing can start before the buckets refill: no slot is asked for until then.
@@ -226,9 +257,8 @@ export class Scheduler {
       return next;
     }
     limiter?.take(next.key, next.cost, at);
-    if (budget !== undefined) {
-      budget.requests++;
-    }
+    // The estimate counts at the start, so running work counts against the budget; corrected at the end.
+    budget?.start(next.cost);
     return next;
   }
 
@@ -253,7 +283,7 @@ export class Scheduler {
       this.#armDeadline();
       return;
     }
-    this.#settings.expire('the deadline has come (deadline − safetyMarginMs)', true);
+    this.#settings.expire(this.deadlineReason, true);
   };
 
   started(job: Job): void {
@@ -306,6 +336,9 @@ export class Scheduler {
     const code = status === 'failed' ? statusOf(outcome) : undefined;
     if (status === 'timeout' || code === 429 || code === 503) {
       this.#aimd?.overload(cuts);
+    } else {
+      // Successes must come in a row to raise the limit.
+      this.#aimd?.failure();
     }
     if (status === 'cancelled') {
       this.#record(job, status, outcome, error);
@@ -315,10 +348,17 @@ export class Scheduler {
     const asked = status === 'failed' ? retryAfterMs(outcome) : undefined;
     if (asked !== undefined && (code === 429 || code === 503)) {
       // The provider's limit is shared by every worker: nothing starts before it said to come back.
-      this.pauseFor(Math.min(asked, retry.maxDelayMs), 'rate-limit');
+      this.pauseFor(asked, 'rate-limit');
     }
-    if (final || job.attempts > retry.retries || !this.#retryable(job, status, outcome)) {
-      this.#record(job, status, outcome, error);
+    const spent = this.#settings.budget?.exhausted;
+    if (spent !== undefined && !final) {
+      // No attempt may start past the budget: the task ends now rather than wait out a backoff for nothing.
+      this.#record(job, 'cancelled', outcome, `task ${JSON.stringify(job.id)} was cancelled: ${spent}`);
+      return;
+    }
+    const verdict = final || job.attempts > retry.retries ? false : this.#retryable(job, status, outcome);
+    if (verdict !== true) {
+      this.#record(job, status, outcome, typeof verdict === 'string' ? `${error} (${verdict})` : error);
       return;
     }
     if (asked !== undefined && asked > retry.maxDelayMs) {
@@ -331,8 +371,8 @@ export class Scheduler {
       asked === undefined
         ? backoffMs(retry, job.attempts, random)
         : Math.min(retry.maxDelayMs, asked + (retry.jitter === 'full' ? random() * retry.minDelayMs : 0));
-    if (now() + delayMs >= job.startedAt + job.settings.totalTimeoutMs) {
-      // The next attempt could not start before the total time runs out.
+    if (now() + delayMs >= job.startedAt + job.settings.totalTimeoutMs || delayMs >= this.timeLeft()) {
+      // The next attempt could not start before the total time, or the deadline, runs out.
       this.#record(job, status, outcome, error);
       return;
     }
@@ -363,7 +403,7 @@ export class Scheduler {
       }
     }
     if (budget !== undefined) {
-      budget.charge(usage ?? { totalTokens: job.cost });
+      budget.settle(job.cost, usage);
       if (budget.exhausted !== undefined && this.#queued + this.#waiting > 0) {
         this.#settings.expire(budget.exhausted, false);
       }
@@ -384,9 +424,27 @@ export class Scheduler {
       return;
     }
     clearTimeout(this.#pauseTimer);
+    this.#pauseTimer = undefined;
     this.#pausedUntil = until;
-    this.#pauseTimer = setTimer(ms, this.#resume, undefined);
+    this.#armPause();
     this.#settings.events.emit('pause', { reason, untilMs: Date.now() + ms });
+  }
+
+  /**
+   * A timed pause holds a timer only while work is queued: an idle dispatcher holds none, so a process
+   * whose work is done exits, and a pause that ends while idle ends quietly (`paused` reads false).
+   */
+  #armPause(): void {
+    const until = this.#pausedUntil;
+    if (until === 0 || until === Infinity || this.#pauseTimer !== undefined || this.#queued === 0) {
+      return;
+    }
+    const left = until - now();
+    if (left <= 0) {
+      this.#resume();
+    } else {
+      this.#pauseTimer = setTimer(left, this.#resume, undefined);
+    }
   }
 
   resume(): void {
@@ -397,12 +455,14 @@ export class Scheduler {
 
   readonly #resume = (): void => {
     clearTimeout(this.#pauseTimer);
+    this.#pauseTimer = undefined;
     this.#pausedUntil = 0;
     this.#settings.events.emit('resume', undefined);
     this.#pump();
   };
 
-  #retryable(job: Job, status: FailureStatus, outcome: unknown): boolean {
+  /** Whether the attempt's failure is worth another attempt; a string says why not (a `retryOn` that threw). */
+  #retryable(job: Job, status: FailureStatus, outcome: unknown): boolean | string {
     const { retryable } = (outcome ?? {}) as { retryable?: unknown };
     if (typeof retryable === 'boolean') {
       return retryable;
@@ -411,19 +471,39 @@ export class Scheduler {
     if (retryOn !== undefined) {
       try {
         return retryOn(outcome, job.attempts) === true;
-      } catch {
-        return false;
+      } catch (error) {
+        return `not retried: retry.retryOn threw: ${messageOf(error, job.id)}`;
       }
     }
     return status === 'timeout' || isRetryable(outcome);
   }
+
 
   readonly #requeue = (job: Job): void => {
     this.#waiting--;
     job.state = QUEUED;
     this.#queue.unshift(job);
     this.#queued++;
+    // The total timeout goes on counting while it waits for a slot, or out a pause.
+    job.timer = setTimer(job.startedAt + job.settings.totalTimeoutMs - now(), this.#totalOver, job);
+    this.#armPause();
     this.#unblock();
+  };
+
+  /** A retry waiting in the queue ran out of total time: it ends as timed out without starting again. */
+  readonly #totalOver = (job: Job): void => {
+    job.timer = undefined;
+    if (job.state !== QUEUED) {
+      return;
+    }
+    const { totalTimeoutMs } = job.settings;
+    const error = `task ${JSON.stringify(job.id)} timed out after ${totalTimeoutMs} ms in total (totalTimeoutMs), over ${job.attempts} attempt(s)`;
+    this.#queued--;
+    this.#record(job, 'timeout', new DOMException(error, 'TimeoutError'), error);
+    if (this.#queued + this.#waiting === 0) {
+      this.#settings.empty();
+    }
+    this.#checkIdle();
   };
 
   #record(job: Job, status: Status, outcome: unknown, error: string): void {
@@ -442,6 +522,8 @@ export class Scheduler {
       // An idle dispatcher holds no timer.
       clearTimeout(this.#blocked);
       this.#blocked = undefined;
+      clearTimeout(this.#pauseTimer);
+      this.#pauseTimer = undefined;
       clearTimeout(this.#deadlineTimer);
       this.#deadlineTimer = undefined;
       this.#settings.idle();

@@ -6,19 +6,22 @@ import type { Gate } from './gate.js';
 import { type Job, RUNNING } from './job.js';
 import type { Scheduler } from './scheduler.js';
 
-const DEADLINE = 'the deadline has come (deadline − safetyMarginMs)';
+/** Which limit an attempt's timer stands for: its own `timeoutMs`, what is left of `totalTimeoutMs`, or the deadline. */
+const OWN = 0;
+const TOTAL = 1;
+const DEADLINE_CUT = 2;
+type Cut = typeof OWN | typeof TOTAL | typeof DEADLINE_CUT;
 
 const onTimeout = (slot: Slot): void => {
   const job = slot.job as Job;
-  if (slot.scheduler.timeLeft() <= 0) {
+  if (slot.cut === DEADLINE_CUT) {
     // The timer was cut to the deadline: the task is cancelled by it, not timed out.
-    const error = `task ${JSON.stringify(job.id)} was cancelled: ${DEADLINE}`;
-    slot.abort('cancelled', new DOMException(DEADLINE, 'TimeoutError'), error, true);
+    const reason = slot.scheduler.deadlineReason;
+    slot.abort('cancelled', new DOMException(reason, 'TimeoutError'), `task ${JSON.stringify(job.id)} was cancelled: ${reason}`, true);
     return;
   }
-  // The attempt's timer was cut to what was left of the total, if that was shorter.
   const { timeoutMs, totalTimeoutMs } = job.settings;
-  const total = now() - job.startedAt >= totalTimeoutMs;
+  const total = slot.cut === TOTAL;
   const error = total
     ? `task ${JSON.stringify(job.id)} timed out after ${totalTimeoutMs} ms in total (totalTimeoutMs), over ${job.attempts} attempt(s)`
     : `task ${JSON.stringify(job.id)} timed out after ${timeoutMs} ms`;
@@ -55,6 +58,8 @@ export class Slot {
   /** Adaptive mode's count of cuts when the attempt started. */
   #cuts = 0;
   #timer: Timer;
+  /** Which limit the running attempt's timer stands for. */
+  cut: Cut = OWN;
   /** The gate whose async context this slot is running in now, if any. */
   #context: Gate | null = null;
 
@@ -109,8 +114,12 @@ export class Slot {
       job.startedAt = start;
     }
     const { timeoutMs, totalTimeoutMs } = job.settings;
-    // Cut to what is left of the total, and of the time before the deadline.
-    this.#timer = setTimer(Math.min(timeoutMs, job.startedAt + totalTimeoutMs - start, this.scheduler.timeLeft()), onTimeout, this);
+    // Cut to what is left of the total, and of the time before the deadline; the message says which.
+    const total = job.startedAt + totalTimeoutMs - start;
+    const deadline = this.scheduler.timeLeft();
+    const ms = Math.min(timeoutMs, total, deadline);
+    this.cut = ms === timeoutMs ? OWN : ms === total ? TOTAL : DEADLINE_CUT;
+    this.#timer = setTimer(ms, onTimeout, this);
     // The function runs in the async context its task was submitted from: directly when this slot is
     // already in it (the next task of the same batch), else through the job's gate.
     const { gate } = job;

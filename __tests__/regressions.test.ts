@@ -1,0 +1,178 @@
+import { afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
+import { Dispatcher, retryAfterMs, type TaskContext } from '../src/index.js';
+import { flush, untilAborted } from './helpers.js';
+
+// Each test here pins a defect an independent review found, by its symptom.
+beforeEach(() => {
+  jest.useFakeTimers();
+});
+
+afterEach(() => {
+  jest.useRealTimers();
+});
+
+async function advance(ms: number): Promise<void> {
+  await jest.advanceTimersByTimeAsync(ms);
+  await flush();
+}
+
+const httpError = (status: number, headers: Record<string, string> = {}) =>
+  Object.assign(new Error(`HTTP ${status}`), { status, headers: new Headers(headers) });
+
+describe('retries and the pause', () => {
+  test('a rate-limit pause holds no timer once the work is done, so the process can exit; it still delays later work', async () => {
+    const d = new Dispatcher();
+    const t0 = Date.now();
+    await d.dispatch([{ id: 'a', func: () => Promise.reject(httpError(429, { 'retry-after': '20' })) }]);
+    expect(d.paused).toBe(true);
+    expect(jest.getTimerCount()).toBe(0);
+    let ranAt = -1;
+    await advance(5_000);
+    const pending = d.dispatch([{ id: 'b', func: () => { ranAt = Date.now() - t0; } }]);
+    await advance(14_999);
+    expect(ranAt).toBe(-1);
+    await advance(1);
+    await pending;
+    expect(ranAt).toBe(20_000);
+    expect(d.paused).toBe(false);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  test('a pause that ends while idle ends quietly: paused reads false after it', async () => {
+    const d = new Dispatcher();
+    d.pauseFor(1_000);
+    expect(jest.getTimerCount()).toBe(0);
+    expect(d.paused).toBe(true);
+    await advance(1_000);
+    expect(d.paused).toBe(false);
+  });
+
+  test('totalTimeoutMs ends a retry waiting in the queue for a slot, without starting it again', async () => {
+    const d = new Dispatcher({ maxWorkers: 1, retry: { retries: 3, minDelayMs: 10, jitter: 'none' } });
+    const starts: string[] = [];
+    const pending = d.dispatch([
+      { id: 'a', totalTimeoutMs: 200, func: (ctx: TaskContext) => { starts.push(`a#${ctx.attempt}`); return Promise.reject(httpError(503)); } },
+      { id: 'b', func: () => { starts.push('b'); return new Promise((r) => setTimeout(r, 1_500)); } },
+    ]);
+    await advance(200);
+    expect(d.getResult('a')).toMatchObject({ status: 'timeout', attempts: 1, error: 'task "a" timed out after 200 ms in total (totalTimeoutMs), over 1 attempt(s)' });
+    await advance(2_000);
+    await pending;
+    expect(starts).toEqual(['a#1', 'b']);
+  });
+
+  test('an attempt cut by totalTimeoutMs says so', async () => {
+    const d = new Dispatcher({ timeoutMs: 1_000, totalTimeoutMs: 400 });
+    const [[r]] = await Promise.all([d.dispatch([{ id: 'a', func: untilAborted }]), advance(400)]);
+    expect(r?.error).toBe('task "a" timed out after 400 ms in total (totalTimeoutMs), over 1 attempt(s)');
+  });
+
+  test('increaseAfter counts successes in a row: another failure starts the count again', async () => {
+    const d = new Dispatcher({ maxWorkers: 4, adaptive: { decrease: 0.5, increaseAfter: 3 } });
+    await d.dispatch([{ id: 'x', func: () => Promise.reject(httpError(429)) }]);
+    expect(d.currentLimit).toBe(2);
+    const run = (id: string, fail: boolean) => d.dispatch([{ id, func: () => (fail ? Promise.reject(httpError(500)) : 1) }]);
+    await run('s1', false);
+    await run('s2', false);
+    await run('f', true);
+    await run('s3', false);
+    expect(d.currentLimit).toBe(2);
+    await run('s4', false);
+    await run('s5', false);
+    expect(d.currentLimit).toBe(3);
+  });
+
+  test('adaptive.max above maxWorkers is refused; a Retry-After of "-3" is no Retry-After', () => {
+    expect(() => new Dispatcher({ maxWorkers: 4, adaptive: { max: 8 } })).toThrow(
+      'Expected `adaptive.max` to be an integer from adaptive.min (1) to maxWorkers (4), got 8 (number)',
+    );
+    expect(retryAfterMs({ headers: new Headers({ 'retry-after': '-3' }) })).toBeUndefined();
+  });
+});
+
+describe('rate limits, budgets and deadlines', () => {
+  test('a big task whose turn it is is not starved by cheaper tasks of another key on a shared token bucket', async () => {
+    // 61,000 tokens a minute: 1 token/ms, 1000 in the bucket.
+    const d = new Dispatcher({ maxWorkers: 100, rateLimit: { tokensPerMinute: 61_000 } });
+    const t0 = Date.now();
+    const starts: [string, number][] = [];
+    const task = (id: string, key: string, cost: number) => ({ id, key, cost, func: () => { starts.push([id, Date.now() - t0]); } });
+    const cheap = d.dispatch(Array.from({ length: 40 }, (_, i) => task(`b${i}`, 'b', 100)));
+    await advance(500);
+    // The bucket is drained by b's stream; a big call of another key arrives.
+    const big = d.dispatch([task('big', 'a', 900)]);
+    await advance(10_000);
+    await Promise.all([cheap, big]);
+    const bigAt = starts.find(([id]) => id === 'big')?.[1] as number;
+    // b's task already waiting for the bucket keeps its turn (600 ms); then it is big's, and b waits while
+    // the bucket refills the 900 it needs. Before the fix, b's cheaper tasks took every refill for ever.
+    expect(starts.filter(([id, at]) => id.startsWith('b') && at > 500 && at < bigAt).map(([, at]) => at)).toEqual([600]);
+    expect(bigAt).toBe(1_500);
+  });
+
+  test('a deadline function that throws mid-run ends the work with a clear error instead of hanging', async () => {
+    let reads = 0;
+    const d = new Dispatcher({
+      maxWorkers: 1,
+      deadline: () => {
+        if (++reads > 3) {
+          throw new Error('context gone');
+        }
+        return 60_000;
+      },
+    });
+    const pending = d.dispatch(Array.from({ length: 5 }, (_, i) => ({ id: `t${i}`, func: () => new Promise((r) => setTimeout(r, 10)) })));
+    await advance(1_000);
+    const results = await pending;
+    expect(results.map((r) => r.status)).toContain('cancelled');
+    expect(results.find((r) => r.status === 'cancelled')?.error).toMatch(/the deadline could not be read \(deadline\(\) gave an error: context gone\)/);
+  });
+
+  test('the tokens budget counts the estimates of running tasks', async () => {
+    const d = new Dispatcher({ maxWorkers: 10, budget: { tokens: 100 } });
+    let ran = 0;
+    const results = d.dispatch(
+      Array.from({ length: 10 }, (_, i) => ({
+        id: `t${i}`,
+        cost: 40,
+        func: async (ctx: TaskContext) => {
+          ran++;
+          await new Promise((r) => setTimeout(r, 10));
+          ctx.reportUsage({ totalTokens: 40 });
+        },
+      })),
+    );
+    await advance(100);
+    expect((await results).filter((r) => r.status === 'done')).toHaveLength(3);
+    expect(ran).toBe(3);
+  });
+
+  test('a task that spends the budget itself ends at once instead of waiting out its backoff', async () => {
+    const d = new Dispatcher({ budget: { requests: 1 }, retry: { retries: 3, minDelayMs: 5_000 } });
+    const pending = d.dispatch([{ id: 'a', func: () => Promise.reject(httpError(503)) }]);
+    await advance(0);
+    const [r] = await pending;
+    expect(r).toMatchObject({ status: 'cancelled', attempts: 1, attemptErrors: ['HTTP 503'] });
+    expect(r?.error).toBe('task "a" was cancelled: budget exhausted (requests: 1 used of 1)');
+  });
+
+  test('a retry whose wait runs past the deadline is not made: the task ends at once', async () => {
+    const d = new Dispatcher({ deadline: Date.now() + 1_000, retry: { retries: 3, minDelayMs: 5_000 } });
+    const pending = d.dispatch([{ id: 'a', func: () => Promise.reject(httpError(503)) }]);
+    await advance(0);
+    expect((await pending)[0]).toMatchObject({ status: 'failed', attempts: 1, error: 'HTTP 503' });
+  });
+
+  test('requestsPerSecond keeps most of its rate: a burst of at most a tenth of a second', async () => {
+    const d = new Dispatcher({ maxWorkers: 100, rateLimit: { requestsPerSecond: 10 } });
+    const t0 = Date.now();
+    const starts: number[] = [];
+    const pending = d.dispatch(Array.from({ length: 20 }, (_, i) => ({ id: `t${i}`, func: () => { starts.push(Date.now() - t0); } })));
+    await advance(3_000);
+    await pending;
+    // A burst of 1, then 9 a second (10 − 1 for the burst, so no second holds more than 10).
+    const inFirstSecond = starts.filter((at) => at < 1_000).length;
+    expect(inFirstSecond).toBeGreaterThanOrEqual(9);
+    expect(inFirstSecond).toBeLessThanOrEqual(10);
+  });
+});
