@@ -24,7 +24,7 @@ function readScale(argv: readonly string[]): number {
 }
 
 /** One progress line per run, redrawn in place on a terminal. */
-function progressBar(label: string, total: number): { tick(): void; done(): void } {
+function progressBar(label: string, total: number): { tick(): void; set(finished: number): void; done(): void } {
   const tty = process.stdout.isTTY === true;
   const started = performance.now();
   let finished = 0;
@@ -42,7 +42,10 @@ function progressBar(label: string, total: number): { tick(): void; done(): void
   }
   return {
     tick() {
-      finished++;
+      this.set(finished + 1);
+    },
+    set(count) {
+      finished = count;
       if (tty) {
         draw();
       }
@@ -68,28 +71,24 @@ async function sequential(llm: Llm, calls: number, label: string): Promise<numbe
   return performance.now() - started;
 }
 
-async function withDuta(llm: Llm, calls: number, latencyMs: number, label: string): Promise<number> {
+/** The duta run: its bar follows `onProgress`, and the table's duration percentile comes from `stats()`. */
+async function withDuta(llm: Llm, calls: number, latencyMs: number, label: string): Promise<{ ms: number; p95: number }> {
   const dispatcher = new Dispatcher({ maxWorkers: WORKERS, timeoutMs: latencyMs * 5 + 1_000 });
   const bar = progressBar(label, calls);
   const started = performance.now();
   const results = await dispatcher.dispatch(
     Array.from({ length: calls }, (_, i) => ({
       id: `call-${i}`,
-      func: async ({ signal }: TaskContext) => {
-        try {
-          return (await llm.complete(`Question ${i}`, { signal })).text;
-        } finally {
-          bar.tick();
-        }
-      },
+      func: async ({ signal }: TaskContext) => (await llm.complete(`Question ${i}`, { signal })).text,
     })),
+    { onProgress: ({ done, failed }) => bar.set(done + failed) },
   );
   bar.done();
   const failed = results.filter((r) => !r.success);
   if (failed.length > 0) {
     throw new Error(`${failed.length} calls failed, first: ${failed[0]?.error}`);
   }
-  return performance.now() - started;
+  return { ms: performance.now() - started, p95: dispatcher.stats().p95 };
 }
 
 const scale = readScale(process.argv.slice(2));
@@ -105,7 +104,7 @@ for (const { calls, latencyS } of SCENARIOS) {
   const name = `${calls} calls × ${latencyS} s`;
   const seq = await sequential(llm, calls, `${name} sequential`);
   llm.server.reset();
-  const par = await withDuta(llm, calls, latencyMs, `${name} duta`);
+  const { ms: par, p95 } = await withDuta(llm, calls, latencyMs, `${name} duta`);
   const { requests, peakConcurrent } = llm.server.stats();
   await llm.close();
   const ideal = Math.ceil(calls / WORKERS) * latencyMs;
@@ -116,13 +115,15 @@ for (const { calls, latencyS } of SCENARIOS) {
     `${(seq / par).toFixed(1)}×`,
     seconds(ideal),
     `${(par / ideal).toFixed(3)}×`,
+    seconds(p95),
     String(requests),
     String(peakConcurrent),
   ]);
 }
 
-// The last two columns are the server's view of the duta run: requests received, and most in flight at once.
-const header = ['scenario', 'sequential', 'duta', 'speedup', 'ideal ⌈N/8⌉×L', 'duta / ideal', 'server saw', 'peak at server'];
+// 'call p95' is from duta's stats(); the last two columns are the server's view of the duta run: requests
+// received, and most in flight at once.
+const header = ['scenario', 'sequential', 'duta', 'speedup', 'ideal ⌈N/8⌉×L', 'duta / ideal', 'call p95', 'server saw', 'peak at server'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
 const format = (row: readonly string[]): string => `| ${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
 console.log(`\n${format(header)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);

@@ -77,10 +77,24 @@ startMockLlm({ latencyMs: 0 }).then(async (server) => { await server.close(); co
     throw new Error(`duta-mock-llm --help printed: ${help}`);
   }
   console.log('smoke bin: duta-mock-llm --help ok');
+  // duta/otel: the main entry ran above without @opentelemetry/api installed; now with it, from both systems.
+  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', '@opentelemetry/api@1']);
+  const otel = (load) => `${load}
+const d = new Dispatcher();
+const stop = instrument(d);
+d.dispatch([{ id: 'a', func: () => 1 }]).then((results) => { stop(); console.log(results[0].success ? 'ok' : 'failed'); });
+`;
+  writeFileSync(join(app, 'otel.mjs'), otel(`import { Dispatcher } from 'duta';\nimport { instrument } from 'duta/otel';`));
+  writeFileSync(join(app, 'otel.cjs'), otel(`const { Dispatcher } = require('duta');\nconst { instrument } = require('duta/otel');`));
+  for (const file of ['otel.mjs', 'otel.cjs']) {
+    console.log(`smoke ${file}: ${run(process.execPath, [file]).trim()}`);
+  }
   // The shipped declarations, as a TypeScript user compiles against them, from ESM and from CommonJS.
   const consumer = `
 import { Dispatcher, dispatchParallel, type DispatchResult, type TaskContext } from 'duta';
 import { startMockLlm, type MockLlmStats } from 'duta/testing';
+import { instrument } from 'duta/otel';
+export const stopTracing: () => void = instrument(new Dispatcher());
 export async function witness(): Promise<MockLlmStats> { const server = await startMockLlm({ latencyMs: { median: 100, spread: 0.3 } }); await server.close(); return server.stats(); }
 const d = new Dispatcher({ maxWorkers: 2 });
 async function summarise(doc: string, ctx: TaskContext): Promise<{ text: string }> { return { text: doc + ctx.taskId }; }

@@ -1,7 +1,7 @@
 /// <reference lib="esnext.disposable" preserve="true" />
 // Declares Symbol.asyncDispose for users whose `lib` predates it, so the declarations compile for them too.
 import { ShutdownError, TaskIdError } from './errors.js';
-import { Emitter, type EventName, type Listener } from './events.js';
+import { Emitter, type EventName, type InternalListener, INSTRUMENT, type Listener } from './events.js';
 import { type DispatcherStats, Stats } from './stats.js';
 import { resolveRetry } from './policies/retry.js';
 import { type DispatcherOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -127,6 +127,11 @@ export class Dispatcher {
   /** Listens to an event; returns the function that stops listening. An unknown name is a `TypeError`. */
   on<K extends EventName>(name: K, listener: Listener<K>): () => void {
     return this.#events.on(name, listener);
+  }
+
+  /** For `duta/otel`: like `on`, and the listener also hears the event's subject. Not for users. */
+  [INSTRUMENT]<K extends EventName>(name: K, listener: InternalListener<K>): () => void {
+    return this.#events.listen(name, listener);
   }
 
   /** Slots held: running tasks, including timed-out or cancelled ones still inside their grace. */
@@ -426,7 +431,7 @@ export class Dispatcher {
       }
     }
     if (this.#events.has('settle')) {
-      this.#events.emit('settle', result);
+      this.#events.emit('settle', result, job);
     }
   }
 

@@ -24,13 +24,36 @@ export interface DispatcherEvents {
 export type EventName = keyof DispatcherEvents;
 export type Listener<K extends EventName> = (payload: DispatcherEvents[K]) => void;
 
+/** What a `start` or `settle` event concerns, for duta's own instrumentation (`duta/otel`), never for users. */
+export interface EventSubject {
+  readonly priority: number;
+  readonly key: string;
+  /** When the attempt was queued (`now()`), or -Infinity when nobody was listening then. */
+  readonly queuedAt: number;
+  /** The usage the attempt reported, if any. */
+  readonly usage: { readonly totalTokens: number } | undefined;
+}
+
+/** The dispatcher's method for duta's own instrumentation: a symbol, so it is not part of the API. */
+export const INSTRUMENT = Symbol('duta.instrument');
+
+/** A listener that also hears the subject of the event. */
+export type InternalListener<K extends EventName> = (payload: DispatcherEvents[K], subject: EventSubject | undefined) => void;
+
 const names: readonly EventName[] = ['start', 'settle', 'retry', 'pause', 'resume', 'limit', 'idle'];
 
 /** Listeners by event name. Only the dispatcher emits; a listener that throws is skipped over. */
 export class Emitter {
-  readonly #listeners = new Map<EventName, Set<Listener<never>>>(names.map((name) => [name, new Set()]));
+  readonly #listeners = new Map<EventName, Set<InternalListener<never>>>(names.map((name) => [name, new Set()]));
 
   on<K extends EventName>(name: K, listener: Listener<K>): () => void {
+    // Wrapped, so a user's listener hears the payload alone, and the same function added twice is two
+    // subscriptions, each removed by its own call.
+    return this.listen(name, (payload) => listener(payload));
+  }
+
+  /** Like `on`, for duta's own instrumentation: the listener also hears the event's subject. */
+  listen<K extends EventName>(name: K, listener: InternalListener<K>): () => void {
     const set = this.#listeners.get(name);
     if (set === undefined) {
       throw new TypeError(`Unknown event ${JSON.stringify(name)}: expected one of ${names.join(', ')}`);
@@ -38,10 +61,9 @@ export class Emitter {
     if (typeof listener !== 'function') {
       throw new TypeError(`Expected \`listener\` to be a function, got ${typeof listener}`);
     }
-    // Wrapped, so the same function added twice is two subscriptions, each removed by its own call.
-    const entry: Listener<K> = (payload) => listener(payload);
-    set.add(entry as Listener<never>);
-    return () => set.delete(entry as Listener<never>);
+    const entry: InternalListener<K> = (payload, subject) => listener(payload, subject);
+    set.add(entry as InternalListener<never>);
+    return () => set.delete(entry as InternalListener<never>);
   }
 
   /** True when someone listens: lets a hot path skip building a payload. */
@@ -49,10 +71,10 @@ export class Emitter {
     return (this.#listeners.get(name) as Set<unknown>).size !== 0;
   }
 
-  emit<K extends EventName>(name: K, payload: DispatcherEvents[K]): void {
-    for (const listener of this.#listeners.get(name) as Set<Listener<K>>) {
+  emit<K extends EventName>(name: K, payload: DispatcherEvents[K], subject?: EventSubject): void {
+    for (const listener of this.#listeners.get(name) as Set<InternalListener<K>>) {
       try {
-        listener(payload);
+        listener(payload, subject);
       } catch {
         // A listener's bug must not break the dispatch or the listeners after it.
       }

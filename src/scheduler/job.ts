@@ -1,4 +1,5 @@
 import type { Timer } from '../clock.js';
+import type { Usage } from '../policies/budget.js';
 import type { RetryPolicy } from '../policies/retry.js';
 import type { DispatchResult } from '../result.js';
 import type { Task, TaskFields } from '../task.js';
@@ -64,6 +65,10 @@ export class Job {
   waiters: ((result: DispatchResult) => void)[] | null = null;
   /** The job behind this one in its priority's queue. */
   next: Job | null = null;
+  /** When it was last queued, if a `start` listener wanted to know (see `EventSubject`). */
+  queuedAt = -Infinity;
+  /** The usage its last attempt reported. */
+  usage: Usage | undefined = undefined;
 
   constructor(
     fields: Pick<TaskFields, 'id' | 'func' | 'args' | 'priority' | 'key'>,

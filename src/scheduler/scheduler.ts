@@ -182,6 +182,7 @@ export class Scheduler {
       return;
     }
     this.#queue.push(job);
+    this.#noteQueued(job);
     this.#queued++;
     this.#armPause();
     this.#unblock();
@@ -289,7 +290,14 @@ export class Scheduler {
   started(job: Job): void {
     const { events } = this.#settings;
     if (events.has('start')) {
-      events.emit('start', { taskId: job.id, attempt: job.attempts });
+      events.emit('start', { taskId: job.id, attempt: job.attempts }, job);
+    }
+  }
+
+  /** Notes when a job is queued, for the `start` listeners' wait time; only when there are some. */
+  #noteQueued(job: Job): void {
+    if (this.#settings.events.has('start')) {
+      job.queuedAt = now();
     }
   }
 
@@ -324,6 +332,7 @@ export class Scheduler {
     if (job.group !== null) {
       job.group.running--;
     }
+    job.usage = reported;
     if (this.#gated) {
       this.#charge(job, status === 'done' ? (reported ?? this.#usageOf(outcome)) : reported);
     }
@@ -380,7 +389,7 @@ export class Scheduler {
     this.#waiting++;
     job.timer = setTimer(delayMs, this.#requeue, job);
     this.retries++;
-    this.#settings.events.emit('retry', { taskId: job.id, attempt: job.attempts, delayMs, error });
+    this.#settings.events.emit('retry', { taskId: job.id, attempt: job.attempts, delayMs, error }, job);
   }
 
   #usageOf(result: unknown): Usage | undefined {
@@ -483,6 +492,7 @@ export class Scheduler {
     this.#waiting--;
     job.state = QUEUED;
     this.#queue.unshift(job);
+    this.#noteQueued(job);
     this.#queued++;
     // The total timeout goes on counting while it waits for a slot, or out a pause.
     job.timer = setTimer(job.startedAt + job.settings.totalTimeoutMs - now(), this.#totalOver, job);
