@@ -22,11 +22,27 @@ const onTimeout = (slot: Slot): void => {
   }
   const { timeoutMs, totalTimeoutMs } = job.settings;
   const total = slot.cut === TOTAL;
+  const ms = total ? totalTimeoutMs : timeoutMs;
   const error = total
-    ? `task ${JSON.stringify(job.id)} timed out after ${totalTimeoutMs} ms in total (totalTimeoutMs), over ${job.attempts} attempt(s)`
-    : `task ${JSON.stringify(job.id)} timed out after ${timeoutMs} ms`;
-  slot.abort('timeout', new DOMException(error, 'TimeoutError'), error, total);
+    ? `task ${JSON.stringify(job.id)} timed out after ${ms} ms in total (totalTimeoutMs), over ${job.attempts} attempt(s)`
+    : `task ${JSON.stringify(job.id)} timed out after ${ms} ms`;
+  slot.abort('timeout', timeoutReason(ms), error, total);
 };
+
+let shared: { ms: number; at: number; reason: DOMException } | undefined;
+
+/**
+ * The abort reason of a timeout: one `TimeoutError` shared by every task timing out after the same
+ * time in the same millisecond, since making one (and its stack) for each of a batch of hundreds made
+ * the last of them late.
+ */
+function timeoutReason(ms: number): DOMException {
+  const at = Math.floor(now());
+  if (shared?.ms !== ms || shared.at !== at) {
+    shared = { ms, at, reason: new DOMException(`The task timed out after ${ms} ms`, 'TimeoutError') };
+  }
+  return shared.reason;
+}
 
 /** The grace is over and the aborted function still runs: this slot is abandoned and a fresh one carries on. */
 const onGrace = (slot: Slot): void => {
