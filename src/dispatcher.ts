@@ -418,7 +418,7 @@ export class Dispatcher {
   #record(job: Job, result: DispatchResult): void {
     this.#live.delete(job.id);
     this.#store.add(result);
-    this.#stats.record(result);
+    this.#stats.record(result, job.startedAt + result.durationMs);
     if (job.task !== null) {
       track(job.task, result);
     }

@@ -39,7 +39,8 @@ export class Stats {
   /** Results recorded in the rings so far (the next slot is `#count % WINDOW`). */
   #count = 0;
 
-  record(result: DispatchResult): void {
+  /** Counts a result; `endedAt` (from `now()`) is when a task that ran ended. */
+  record(result: DispatchResult, endedAt: number): void {
     const { status } = result;
     if (status === 'done') {
       this.done++;
@@ -53,7 +54,7 @@ export class Stats {
     if (result.attempts > 0) {
       const at = this.#count++ % WINDOW;
       this.#durations[at] = result.durationMs;
-      this.#ends[at] = now();
+      this.#ends[at] = endedAt;
     }
   }
 
