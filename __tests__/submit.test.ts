@@ -143,3 +143,24 @@ describe('results', () => {
     expect(d.results.size).toBe(20_000);
   });
 });
+
+describe('waitUntil', () => {
+  test('each submitted task is handed to waitUntil as a promise of its result, which never rejects', async () => {
+    const handed: Promise<unknown>[] = [];
+    const d = new Dispatcher({ waitUntil: (p) => handed.push(p) });
+    d.submit({ id: 'ok', func: async () => 'fine' });
+    d.submit({ id: 'bad', func: async () => { throw new Error('boom'); } });
+    await d.dispatch([{ id: 'batch', func: () => 1 }]);
+    expect(handed).toHaveLength(2);
+    const settled = await Promise.allSettled(handed);
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled']);
+    expect(settled.map((s) => (s as PromiseFulfilledResult<{ status: string }>).value.status)).toEqual(['done', 'failed']);
+  });
+
+  test('a waitUntil that throws does not lose the task; a bad waitUntil is a TypeError', async () => {
+    const d = new Dispatcher({ waitUntil: () => { throw new Error('platform hook broke'); } });
+    const id = d.submit({ id: 'a', func: () => 'still runs' });
+    await expect(d.waitFor(id)).resolves.toMatchObject({ status: 'done', result: 'still runs' });
+    expect(() => new Dispatcher({ waitUntil: 'yes' as never })).toThrow('Expected `waitUntil` to be a function, got "yes" (string)');
+  });
+});

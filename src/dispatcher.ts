@@ -153,8 +153,17 @@ export class Dispatcher {
   submit<R>(task: ContextTaskInit<R>): string;
   submit<F extends TaskFunction>(task: Task<F> | TaskInit<F>): string;
   submit(task: TaskLike): string {
-    const [job] = this.#accept([task], true);
-    return (job as Job).id;
+    const job = this.#accept([task], true)[0] as Job;
+    const { waitUntil } = this.#options;
+    if (waitUntil !== undefined) {
+      // The platform keeps the function alive until the task has its result (a promise that never rejects).
+      try {
+        waitUntil(this.#promiseOf(job));
+      } catch {
+        // A platform hook that throws must not lose the task: it is queued already.
+      }
+    }
+    return job.id;
   }
 
   /**

@@ -31,6 +31,11 @@ export interface DispatcherOptions {
   readonly safetyMarginMs?: number;
   /** The tokens a successful task used, from its result, when it did not call `ctx.reportUsage`. @default the OpenAI shape, `result.usage.total_tokens` */
   readonly usageOf?: (result: unknown) => Usage | undefined;
+  /**
+   * The platform's way to keep a function alive for background work (Vercel's `waitUntil`, Cloudflare's
+   * `ctx.waitUntil`): each task accepted by `submit` is handed to it as a promise of its result. @default none
+   */
+  readonly waitUntil?: (promise: Promise<unknown>) => void;
 }
 
 export interface ResolvedOptions {
@@ -46,6 +51,7 @@ export interface ResolvedOptions {
   readonly deadline: (() => number) | undefined;
   readonly safetyMarginMs: number;
   readonly usageOf: (result: unknown) => Usage | undefined;
+  readonly waitUntil: ((promise: Promise<unknown>) => void) | undefined;
 }
 
 const checks = {
@@ -61,6 +67,7 @@ const checks = {
   deadline: (_: string, value: unknown) => resolveDeadline(value),
   safetyMarginMs: (name: string, value: unknown) => checkNumber(name, value, 'a number ≥ 0', (n) => n >= 0 && n !== Infinity),
   usageOf: (name: string, value: unknown) => checkType(name, value, 'function'),
+  waitUntil: (name: string, value: unknown) => checkType(name, value, 'function'),
 };
 
 export const defaultOptions = {
@@ -76,6 +83,7 @@ export const defaultOptions = {
   deadline: undefined,
   safetyMarginMs: 100,
   usageOf: openAiUsage,
+  waitUntil: undefined,
 };
 
 /** Validates every option, naming the option and the value received, and fills in the defaults. */
