@@ -106,6 +106,21 @@ describe('duta/otel', () => {
     expect(finished[0]?.events.map((e) => e.name)).toEqual(['duta.pause']);
   });
 
+  test('stop() ends the spans of attempts still running, and a bad tracer is refused', async () => {
+    exporter.reset();
+    const d = new Dispatcher();
+    const stop = instrument(d, { tracer });
+    const gate = deferred();
+    const pending = d.dispatch([{ id: 'long', func: () => gate.promise }]);
+    await flush();
+    stop();
+    expect(spans().map((s) => [s.attributes['duta.task.id'], s.attributes['duta.task.status']])).toEqual([['long', 'untraced']]);
+    gate.resolve();
+    await pending;
+    expect(spans()).toHaveLength(1);
+    expect(() => instrument(d, { tracer: 5 as never })).toThrow('Expected `options.tracer` to be an OpenTelemetry Tracer');
+  });
+
   test('the global tracer when none is given; a non-dispatcher is refused', async () => {
     exporter.reset();
     trace.setGlobalTracerProvider(provider);

@@ -176,3 +176,62 @@ describe('rate limits, budgets and deadlines', () => {
     expect(inFirstSecond).toBeLessThanOrEqual(10);
   });
 });
+
+describe('streams, events and stats', () => {
+  test('a duck-typed signal without removeEventListener is fine, in dispatch and in stream', async () => {
+    const d = new Dispatcher();
+    const signal = { aborted: false, reason: undefined, addEventListener() {} } as unknown as AbortSignal;
+    const results = await d.dispatch([{ id: 'a', func: () => 1 }], { signal });
+    expect(results[0]?.status).toBe('done');
+    const seen: string[] = [];
+    for await (const r of d.stream([{ id: 'b', func: () => 2 }], { signal })) {
+      seen.push(r.taskId);
+    }
+    expect(seen).toEqual(['b']);
+  });
+
+  test('next() called again before the last one settled: every pull is answered, in order', async () => {
+    const d = new Dispatcher({ maxWorkers: 2 });
+    const s = d.stream([{ id: 'a', func: () => 'A' }, { id: 'b', func: () => 'B' }]);
+    const pulls = [s.next(), s.next(), s.next()];
+    await advance(0);
+    const steps = await Promise.all(pulls);
+    expect(steps.map((step) => (step.done ? 'done' : step.value.taskId))).toEqual(['a', 'b', 'done']);
+  });
+
+  test('stream items keep the non-enumerable cause of a failure', async () => {
+    const d = new Dispatcher();
+    const boom = new RangeError('boom');
+    for await (const r of d.stream([{ id: 'a', func: () => Promise.reject(boom) }])) {
+      expect(r.success).toBe(false);
+      expect((r as { cause?: unknown }).cause).toBe(boom);
+      expect(Object.keys(r)).not.toContain('cause');
+    }
+  });
+
+  test('a stream never read lets go of the caller\'s signal once its tasks are done', async () => {
+    const d = new Dispatcher();
+    const controller = new AbortController();
+    let listeners = 0;
+    const add = controller.signal.addEventListener.bind(controller.signal);
+    const remove = controller.signal.removeEventListener.bind(controller.signal);
+    controller.signal.addEventListener = ((...args: Parameters<typeof add>) => { listeners++; add(...args); }) as typeof add;
+    controller.signal.removeEventListener = ((...args: Parameters<typeof remove>) => { listeners--; remove(...args); }) as typeof remove;
+    d.stream([{ id: 'a', func: () => 1 }], { signal: controller.signal });
+    expect(listeners).toBe(1);
+    await advance(0);
+    expect(listeners).toBe(0);
+  });
+
+  test('throughputPerMinute counts the last minute even past 1024 tasks', async () => {
+    const d = new Dispatcher({ maxWorkers: 64 });
+    await Promise.all([d.dispatch(Array.from({ length: 2_000 }, (_, i) => ({ id: `t${i}`, func: () => new Promise((r) => setTimeout(r, 1)) }))), advance(100)]);
+    expect(d.stats().throughputPerMinute).toBe(2_000);
+    await advance(61_000);
+    expect(d.stats().throughputPerMinute).toBe(0);
+  });
+
+  test('on() refuses a listener that is not a function', () => {
+    expect(() => new Dispatcher().on('start', 'notfn' as never)).toThrow('Expected `listener` to be a function, got string');
+  });
+});

@@ -4,10 +4,11 @@
 // retries, Retry-After, the queue-wide pause, adaptive concurrency and events (about 2.7 KB); 10 KB for
 // rate limits with cost correction, keys with fair turns, budgets and deadlines (about 2.2 KB). For scale,
 // bottleneck, the one peer with rate limits, is about 15 KB; 11 KB for streaming, progress, stats and
-// running tasks in their callers' async context (about 1.1 KB).
+// running tasks in their callers' async context (about 1.1 KB); 12 KB for waitUntil and the fixes of
+// three independent reviews (about 0.3 KB).
 import { minGz } from '../bench/size.mjs';
 
-const BUDGET_BYTES = 11 * 1024;
+const BUDGET_BYTES = 12 * 1024;
 
 const { minified, gzipped } = await minGz("export * from '../dist/esm/index.js';");
 const line = `size: ${minified} B minified, ${gzipped} B gzipped (budget ${BUDGET_BYTES} B)`;

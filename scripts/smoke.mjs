@@ -86,7 +86,9 @@ d.dispatch([{ id: 'a', func: () => 1 }]).then((results) => { stop(); console.log
 `;
   writeFileSync(join(app, 'otel.mjs'), otel(`import { Dispatcher } from 'duta';\nimport { instrument } from 'duta/otel';`));
   writeFileSync(join(app, 'otel.cjs'), otel(`const { Dispatcher } = require('duta');\nconst { instrument } = require('duta/otel');`));
-  for (const file of ['otel.mjs', 'otel.cjs']) {
+  // An app mixing the builds: a Dispatcher from the ESM build, instrument from the CommonJS one.
+  writeFileSync(join(app, 'otel-mixed.mjs'), otel(`import { createRequire } from 'node:module';\nimport { Dispatcher } from 'duta';\nconst { instrument } = createRequire(import.meta.url)('duta/otel');`));
+  for (const file of ['otel.mjs', 'otel.cjs', 'otel-mixed.mjs']) {
     console.log(`smoke ${file}: ${run(process.execPath, [file]).trim()}`);
   }
   // The shipped declarations, as a TypeScript user compiles against them, from ESM and from CommonJS.

@@ -227,45 +227,67 @@ export class Dispatcher {
   stream(tasks: readonly TaskLike[], options?: StreamOptions): AsyncIterableIterator<StreamResult> {
     const { signal } = readDispatchOptions(options, ['signal']);
     const inputs = checkTaskList(tasks);
+    /** Results not yet pulled, and pulls not yet answered: one of the two is always empty. */
     const ready: StreamResult[] = [];
+    const pulls: ((step: IteratorResult<StreamResult, undefined>) => void)[] = [];
     let remaining = inputs.length;
-    let wake: (() => void) | undefined;
+    let unlink: (() => void) | undefined;
+    let closed = false;
+    const end = (): void => {
+      for (const pull of pulls.splice(0)) {
+        pull({ done: true, value: undefined });
+      }
+    };
     const group: JobGroup = {
       running: 0,
       settle(index, result) {
         remaining--;
-        ready.push({ ...result, index });
-        wake?.();
+        const item = { ...result, index };
+        if (!result.success) {
+          // The spread leaves out the non-enumerable cause.
+          Object.defineProperty(item, 'cause', { value: result.cause });
+        }
+        const pull = pulls.shift();
+        if (pull !== undefined) {
+          pull({ done: false, value: item });
+        } else if (!closed) {
+          ready.push(item);
+        }
+        if (remaining === 0) {
+          // Every task is accounted for: the caller's signal is let go even if the stream is never read.
+          unlink?.();
+          end();
+        }
       },
     };
     const jobs = this.#accept(inputs, false, group);
-    const unlink = signal === undefined ? undefined : this.#link(jobs, signal);
-    let closed = false;
+    if (signal !== undefined && remaining > 0) {
+      unlink = this.#link(jobs, signal);
+    }
     const close = (): void => {
       if (!closed) {
         closed = true;
+        ready.length = 0;
         unlink?.();
         this.#cancel(jobs, new DOMException('The stream was closed before the task finished', 'AbortError'));
+        end();
       }
     };
     const stream: AsyncIterableIterator<StreamResult> = {
-      next: async () => {
-        while (!closed && ready.length === 0 && remaining > 0) {
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-          wake = undefined;
+      next: () => {
+        const value = ready.shift();
+        if (value !== undefined) {
+          return Promise.resolve({ done: false, value });
         }
-        const value = closed ? undefined : ready.shift();
-        if (value === undefined) {
-          close();
-          return { done: true, value: undefined };
+        if (closed || remaining === 0) {
+          return Promise.resolve({ done: true, value: undefined });
         }
-        return { done: false, value };
+        // Pulls made before results arrive are answered in order.
+        return new Promise((resolve) => pulls.push(resolve));
       },
-      return: async () => {
+      return: () => {
         close();
-        return { done: true, value: undefined };
+        return Promise.resolve({ done: true, value: undefined });
       },
       [Symbol.asyncIterator]: () => stream,
     };
@@ -404,7 +426,8 @@ export class Dispatcher {
     } else {
       signal.addEventListener('abort', cancel, { once: true });
     }
-    return () => signal.removeEventListener('abort', cancel);
+    // Optional: a duck-typed signal need only have addEventListener.
+    return () => signal.removeEventListener?.('abort', cancel);
   }
 
   /** Ends unfinished jobs as `cancelled`: queued ones without starting, running ones by aborting their signal. */

@@ -35,7 +35,8 @@ export interface EventSubject {
 }
 
 /** The dispatcher's method for duta's own instrumentation: a symbol, so it is not part of the API. */
-export const INSTRUMENT = Symbol('duta.instrument');
+// Symbol.for, so the ESM and the CommonJS builds of duta/otel and duta (mixed in one app) agree on it.
+export const INSTRUMENT = Symbol.for('duta.instrument');
 
 /** A listener that also hears the subject of the event. */
 export type InternalListener<K extends EventName> = (payload: DispatcherEvents[K], subject: EventSubject | undefined) => void;
@@ -49,6 +50,9 @@ export class Emitter {
   on<K extends EventName>(name: K, listener: Listener<K>): () => void {
     // Wrapped, so a user's listener hears the payload alone, and the same function added twice is two
     // subscriptions, each removed by its own call.
+    if (typeof listener !== 'function') {
+      throw new TypeError(`Expected \`listener\` to be a function, got ${typeof listener}`);
+    }
     return this.listen(name, (payload) => listener(payload));
   }
 

@@ -17,9 +17,9 @@ export interface DispatcherStats {
   readonly retries: number;
   /** The concurrency limit in force (`currentLimit`). */
   readonly limit: number;
-  /** Tasks finished in the last minute (estimated from the last 1024 when more finished). */
+  /** Tasks that ran and ended in the last minute (counted by the second). */
   readonly throughputPerMinute: number;
-  /** Percentiles of `durationMs` of the last 1024 tasks that ran; 0 before any. */
+  /** Percentiles of `durationMs` of the last 1024 tasks that ran, however long ago; 0 before any. */
   readonly p50: number;
   readonly p95: number;
   readonly p99: number;
@@ -35,9 +35,11 @@ export class Stats {
   timedOut = 0;
   cancelled = 0;
   readonly #durations = new Float64Array(WINDOW);
-  readonly #ends = new Float64Array(WINDOW);
-  /** Results recorded in the rings so far (the next slot is `#count % WINDOW`). */
+  /** Durations recorded so far (the next slot is `#count % WINDOW`). */
   #count = 0;
+  /** Ends per second over the last minute: `#perSecond[s % 60]` counts second `#second[s % 60]`. */
+  readonly #perSecond = new Float64Array(60);
+  readonly #second = new Float64Array(60).fill(-1);
 
   /** Counts a result; `endedAt` (from `now()`) is when a task that ran ended. */
   record(result: DispatchResult, endedAt: number): void {
@@ -52,9 +54,14 @@ export class Stats {
       this.cancelled++;
     }
     if (result.attempts > 0) {
-      const at = this.#count++ % WINDOW;
-      this.#durations[at] = result.durationMs;
-      this.#ends[at] = endedAt;
+      this.#durations[this.#count++ % WINDOW] = result.durationMs;
+      const second = Math.floor(endedAt / 1000);
+      const slot = second % 60;
+      if (this.#second[slot] !== second) {
+        this.#second[slot] = second;
+        this.#perSecond[slot] = 0;
+      }
+      (this.#perSecond[slot] as number)++;
     }
   }
 
@@ -63,24 +70,19 @@ export class Stats {
     const sorted = this.#durations.slice(0, n).sort();
     const pick = (p: number): number => (n === 0 ? 0 : (sorted[Math.min(n - 1, Math.ceil((p / 100) * n) - 1)] as number));
     const { done, failed, timedOut, cancelled } = this;
-    return { queued, running, done, failed, timedOut, cancelled, retries, limit, throughputPerMinute: this.#perMinute(n), p50: pick(50), p95: pick(95), p99: pick(99) };
+    return { queued, running, done, failed, timedOut, cancelled, retries, limit, throughputPerMinute: this.#perMinute(), p50: pick(50), p95: pick(95), p99: pick(99) };
   }
 
-  /** Ends within the last minute; when the ring's oldest end is itself within it, extrapolated from the ring's span. */
-  #perMinute(n: number): number {
-    const t = now();
-    let inMinute = 0;
-    let oldest = Infinity;
-    for (let i = 0; i < n; i++) {
-      const end = this.#ends[i] as number;
-      oldest = Math.min(oldest, end);
-      if (t - end <= 60_000) {
-        inMinute++;
+  /** Ends in the 60 whole seconds up to now. */
+  #perMinute(): number {
+    const current = Math.floor(now() / 1000);
+    let sum = 0;
+    for (let slot = 0; slot < 60; slot++) {
+      if (current - (this.#second[slot] as number) < 60) {
+        sum += this.#perSecond[slot] as number;
       }
     }
-    if (n === WINDOW && inMinute === WINDOW && t > oldest) {
-      return Math.round((WINDOW / (t - oldest)) * 60_000);
-    }
-    return inMinute;
+    return sum;
   }
+
 }

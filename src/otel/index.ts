@@ -20,6 +20,9 @@ export function instrument(dispatcher: Dispatcher, options: InstrumentOptions = 
   if (typeof (dispatcher as { [INSTRUMENT]?: unknown } | null)?.[INSTRUMENT] !== 'function') {
     throw new TypeError('Expected `dispatcher` to be a duta Dispatcher');
   }
+  if (options.tracer !== undefined && typeof (options.tracer as Partial<Tracer> | null)?.startSpan !== 'function') {
+    throw new TypeError('Expected `options.tracer` to be an OpenTelemetry Tracer');
+  }
   const tracer = options.tracer ?? trace.getTracer('duta');
   /** The open span of each running attempt, by task id. */
   const open = new Map<string, Span>();
@@ -70,6 +73,10 @@ export function instrument(dispatcher: Dispatcher, options: InstrumentOptions = 
   return () => {
     for (const off of offs) {
       off();
+    }
+    // Spans of attempts still running end now, so none is left open for good.
+    for (const taskId of [...open.keys()]) {
+      end(taskId, 'untraced', null, undefined);
     }
   };
 }
