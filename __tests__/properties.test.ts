@@ -10,7 +10,15 @@ afterAll(() => {
   jest.useRealTimers();
 });
 
-type Outcome = 'value' | 'throw' | 'reject-string' | 'hang-cooperative' | 'hang-stubborn';
+type Outcome =
+  | 'value'
+  | 'throw'
+  | 'reject-string'
+  | 'reject-undefined'
+  | 'hang-cooperative'
+  | 'hang-stubborn'
+  | 'flaky'
+  | 'always-503';
 
 interface Spec {
   latencyMs: number;
@@ -22,7 +30,18 @@ interface Spec {
 
 const specArb: fc.Arbitrary<Spec> = fc.record({
   latencyMs: fc.integer({ min: 0, max: 60 }),
-  outcome: fc.constantFrom<Outcome>('value', 'value', 'value', 'throw', 'reject-string', 'hang-cooperative', 'hang-stubborn'),
+  outcome: fc.constantFrom<Outcome>(
+    'value',
+    'value',
+    'value',
+    'throw',
+    'reject-string',
+    'reject-undefined',
+    'hang-cooperative',
+    'hang-stubborn',
+    'flaky',
+    'always-503',
+  ),
   priority: fc.integer({ min: -2, max: 2 }),
   timeoutMs: fc.option(fc.integer({ min: 5, max: 80 }), { nil: undefined }),
   viaSubmit: fc.boolean(),
@@ -36,14 +55,38 @@ const scenarioArb = fc.record({
   abortAtMs: fc.option(fc.integer({ min: 0, max: 150 }), { nil: undefined }),
   resizeAt: fc.option(fc.tuple(fc.integer({ min: 0, max: 150 }), fc.integer({ min: 1, max: 4 })), { nil: undefined }),
   shutdownAt: fc.option(fc.tuple(fc.integer({ min: 0, max: 150 }), fc.boolean()), { nil: undefined }),
+  retries: fc.integer({ min: 0, max: 2 }),
 });
+
+/** A retryable failure, as an HTTP client shapes it. */
+const unavailable = (id: string) => Object.assign(new Error(`503 ${id}`), { status: 503 });
 
 describe('properties of random workloads', () => {
   test('every task ends with exactly one consistent result; starts respect the cap and the priority order', async () => {
     await fc.assert(
       fc.asyncProperty(scenarioArb, async (scenario) => {
-        const d = new Dispatcher({ maxWorkers: scenario.maxWorkers, timeoutMs: scenario.timeoutMs, abortGraceMs: scenario.abortGraceMs, maxResults: Infinity });
+        const d = new Dispatcher({
+          maxWorkers: scenario.maxWorkers,
+          timeoutMs: scenario.timeoutMs,
+          abortGraceMs: scenario.abortGraceMs,
+          maxResults: Infinity,
+          retry: { retries: scenario.retries, minDelayMs: 3, maxDelayMs: 20 },
+        });
         const controller = new AbortController();
+        // Listeners on the batch's signal, to check none is left behind.
+        let listeners = 0;
+        const add = controller.signal.addEventListener.bind(controller.signal);
+        const remove = controller.signal.removeEventListener.bind(controller.signal);
+        controller.signal.addEventListener = ((...args: Parameters<typeof add>) => {
+          listeners++;
+          add(...args);
+        }) as typeof add;
+        controller.signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
+          listeners--;
+          remove(...args);
+        }) as typeof remove;
+        /** Each task's place in the arrival order, which a retry keeps. */
+        const seqOf = new Map<string, { priority: number; seq: number }>();
         let limit = scenario.maxWorkers;
         const queued = new Map<string, { priority: number; seq: number }>();
         const startedAt = new Map<string, number>();
@@ -54,7 +97,8 @@ describe('properties of random workloads', () => {
           if (d.activeCount > limit) {
             violations.push(`${id} started with ${d.activeCount} slots held, cap ${limit}`);
           }
-          const me = queued.get(id) as { priority: number; seq: number };
+          // A retry starts from its first arrival's place: ahead of newer tasks of its priority.
+          const me = seqOf.get(id) as { priority: number; seq: number };
           queued.delete(id);
           for (const [other, o] of queued) {
             if (o.priority > me.priority || (o.priority === me.priority && o.seq < me.seq)) {
@@ -71,10 +115,14 @@ describe('properties of random workloads', () => {
               return;
             }
             setTimeout(() => {
-              if (spec.outcome === 'value') {
+              if (spec.outcome === 'value' || (spec.outcome === 'flaky' && ctx.attempt > 1)) {
                 resolve(id);
               } else if (spec.outcome === 'throw') {
                 reject(new Error(`boom ${id}`));
+              } else if (spec.outcome === 'reject-undefined') {
+                reject(undefined);
+              } else if (spec.outcome === 'flaky' || spec.outcome === 'always-503') {
+                reject(unavailable(id));
               } else {
                 reject(`string ${id}`);
               }
@@ -90,6 +138,7 @@ describe('properties of random workloads', () => {
           const task = { id, func: func(id, spec), priority: spec.priority, ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }) };
           if (spec.viaSubmit) {
             queued.set(id, { priority: spec.priority, seq: seq++ });
+            seqOf.set(id, queued.get(id) as { priority: number; seq: number });
             d.submit(task);
             submitted.push(id);
           } else {
@@ -98,6 +147,7 @@ describe('properties of random workloads', () => {
         });
         for (const task of batch) {
           queued.set(task.id, { priority: task.priority, seq: seq++ });
+          seqOf.set(task.id, queued.get(task.id) as { priority: number; seq: number });
         }
         const dispatched = d.dispatch(batch, { signal: controller.signal });
 
@@ -143,15 +193,27 @@ describe('properties of random workloads', () => {
           await expect(d.waitFor(r.taskId)).resolves.toBe(r);
           const spec = scenario.specs[Number(r.taskId.slice(1))] as Spec;
           const timeoutMs = spec.timeoutMs ?? scenario.timeoutMs;
+          expect(r.attempts).toBeLessThanOrEqual(scenario.retries + 1);
           if (r.success) {
-            expect(spec.outcome).toBe('value');
+            expect(['value', 'flaky']).toContain(spec.outcome);
             expect(r.result).toBe(r.taskId);
+            // A flaky task succeeds on its second attempt, which needs a retry.
+            expect(r.attempts).toBe(spec.outcome === 'flaky' ? 2 : 1);
           } else {
             expect(r.error.length).toBeGreaterThan(0);
+            expect(r.attemptErrors.length).toBeLessThanOrEqual(r.attempts);
             if (r.status === 'failed') {
-              expect(['throw', 'reject-string']).toContain(spec.outcome);
+              expect(['throw', 'reject-string', 'reject-undefined', 'flaky', 'always-503']).toContain(spec.outcome);
+              if (spec.outcome === 'always-503' && !cancelledAll && scenario.shutdownAt === undefined) {
+                // Retried until the retries ran out (unless a timeout or cancel ended it first).
+                expect(r.attempts).toBe(scenario.retries + 1);
+              }
             } else if (r.status === 'timeout') {
-              expect(r.durationMs).toBe(timeoutMs);
+              // Each attempt may time out; the last one's timeout ended it, counted from the first start.
+              expect(r.durationMs).toBeGreaterThanOrEqual(timeoutMs);
+              if (r.attempts === 1) {
+                expect(r.durationMs).toBe(timeoutMs);
+              }
             } else {
               expect(scenario.abortAtMs !== undefined || cancelledAll).toBe(true);
               if (!startedAt.has(r.taskId)) {
@@ -162,6 +224,7 @@ describe('properties of random workloads', () => {
         }
         expect(d.activeCount + d.pendingCount).toBe(0);
         expect(jest.getTimerCount()).toBe(0);
+        expect(listeners).toBe(0);
       }),
       { numRuns: Number(process.env.PROPERTY_RUNS ?? 400) },
     );

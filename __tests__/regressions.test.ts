@@ -235,3 +235,14 @@ describe('streams, events and stats', () => {
     expect(() => new Dispatcher().on('start', 'notfn' as never)).toThrow('Expected `listener` to be a function, got string');
   });
 });
+
+describe('found by the property test', () => {
+  test('a timed-out attempt that finishes late, inside its grace, cannot settle the retry running meanwhile', async () => {
+    // Counterexample: one task, latency 9 ms, timeoutMs 5, one retry, abortGraceMs 5, two workers.
+    const d = new Dispatcher({ maxWorkers: 2, timeoutMs: 5, abortGraceMs: 5, retry: { retries: 1, minDelayMs: 3, jitter: 'none' } });
+    const pending = d.dispatch([{ id: 't0', func: () => new Promise((resolve) => setTimeout(() => resolve('late'), 9)) }]);
+    await advance(100);
+    // Attempt 1 timed out at 5 ms and finished at 9, while attempt 2 (from 8 ms) was running: both time out.
+    expect((await pending)[0]).toMatchObject({ status: 'timeout', attempts: 2 });
+  });
+});

@@ -101,7 +101,7 @@ export class Slot {
    */
   abort(status: 'timeout' | 'cancelled', reason: unknown, error: string, final: boolean): void {
     const job = this.job as Job;
-    if (job.state !== RUNNING) {
+    if (!this.#current(job)) {
       return;
     }
     clearTimeout(this.#timer);
@@ -155,7 +155,7 @@ export class Slot {
       return;
     }
     this.#context = job.gate;
-    if (job.state !== RUNNING) {
+    if (!this.#current(job)) {
       // Timed out or cancelled before its function ran: there is nothing to wait for.
       this.#free(job);
       this.next();
@@ -201,12 +201,18 @@ export class Slot {
 
   #end(job: Job, status: 'done' | 'failed', outcome: unknown): void {
     clearTimeout(this.#timer);
-    // A job already settled as timed out or cancelled drops its late outcome.
-    if (job.state === RUNNING) {
+    // A late outcome is dropped: the attempt was settled when it timed out or was cancelled, and the
+    // job may have been settled since, or be running its retry on another slot.
+    if (this.#current(job)) {
       const error = status === 'done' ? '' : messageOf(outcome, job.id);
       this.scheduler.settle(job, status, outcome, error, false, this.#inflight, this.#cuts, Attempt.usage(this.#attempt as Attempt));
     }
     this.#free(job);
+  }
+
+  /** Whether `job`'s running attempt is this slot's, not yet settled. */
+  #current(job: Job): boolean {
+    return job.state === RUNNING && job.slot === this;
   }
 
   /** The slot lets go of `job` and is free for the next. */
