@@ -3,11 +3,17 @@ import fc from 'fast-check';
 import { Dispatcher, type DispatchResult, type TaskContext } from '../src/index.js';
 
 // Random workloads under fake timers, checked against the invariants that make duta trustworthy.
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown): void => {
+  unhandled.push(reason);
+};
 beforeAll(() => {
   jest.useFakeTimers();
+  process.on('unhandledRejection', onUnhandled);
 });
 afterAll(() => {
   jest.useRealTimers();
+  process.off('unhandledRejection', onUnhandled);
 });
 
 type Outcome =
@@ -225,6 +231,9 @@ describe('properties of random workloads', () => {
         expect(d.activeCount + d.pendingCount).toBe(0);
         expect(jest.getTimerCount()).toBe(0);
         expect(listeners).toBe(0);
+        // Rejections that nobody handles surface after a macrotask turn; none may come from the dispatcher.
+        await jest.advanceTimersByTimeAsync(1);
+        expect(unhandled).toEqual([]);
       }),
       { numRuns: Number(process.env.PROPERTY_RUNS ?? 400) },
     );
