@@ -38,23 +38,38 @@ const options: Row[] = [
   ['adaptive', 'on', TypeError, '"on" (string)'],
   ['adaptive.min', 'one', TypeError, '"one" (string)'],
   ['adaptive.min', 0, RangeError, '0 (number)'],
+  ['adaptive.max', 'all', TypeError, '"all" (string)'],
   ['adaptive.max', 99, RangeError, '99 (number)'],
   ['adaptive.decrease', '0.5', TypeError, '"0.5" (string)'],
   ['adaptive.decrease', 1.5, RangeError, '1.5 (number)'],
+  ['adaptive.increaseAfter', [], TypeError, 'an object (object)'],
   ['adaptive.increaseAfter', 0, RangeError, '0 (number)'],
   ['rateLimit', 60, TypeError, '60 (number)'],
   ['rateLimit.requestsPerMinute', '60', TypeError, '"60" (string)'],
   ['rateLimit.requestsPerMinute', -60, RangeError, '-60 (number)'],
+  ['rateLimit.requestsPerSecond', '5', TypeError, '"5" (string)'],
   ['rateLimit.requestsPerSecond', Infinity, RangeError, 'Infinity (number)'],
+  ['rateLimit.tokensPerMinute', true, TypeError, 'true (boolean)'],
   ['rateLimit.tokensPerMinute', 0, RangeError, '0 (number)'],
   ['rateLimit.burstMs', 'long', TypeError, '"long" (string)'],
+  ['rateLimit.burstMs', -1, RangeError, '-1 (number)'],
   ['rateLimit.byKey', 'k', TypeError, '"k" (string)'],
+  ['rateLimit.byKey.gpt', 5, TypeError, '5 (number)'],
+  ['rateLimit.byKey.gpt.requestsPerMinute', 'many', TypeError, '"many" (string)'],
+  ['rateLimit.byKey.gpt.requestsPerMinute', 0, RangeError, '0 (number)'],
+  ['rateLimit.byKey.gpt.tokensPerMinute', null, TypeError, 'null (object)'],
+  ['rateLimit.byKey.gpt.tokensPerMinute', -1, RangeError, '-1 (number)'],
   ['budget', 'cheap', TypeError, '"cheap" (string)'],
   ['budget.tokens', '100', TypeError, '"100" (string)'],
+  ['budget.tokens', -5, RangeError, '-5 (number)'],
+  ['budget.requests', 'ten', TypeError, '"ten" (string)'],
   ['budget.requests', -1, RangeError, '-1 (number)'],
+  ['budget.spend', '1', TypeError, '"1" (string)'],
   ['budget.spend', Number.NaN, RangeError, 'NaN (number)'],
+  ['budget.spendOf', 0.01, TypeError, '0.01 (number)'],
   ['deadline', 'soon', TypeError, '"soon" (string)'],
   ['deadline', Number.NaN, RangeError, 'NaN (number)'],
+  ['deadline', new Date('not a date'), RangeError, 'NaN (number)'],
   ['safetyMarginMs', '100', TypeError, '"100" (string)'],
   ['safetyMarginMs', -1, RangeError, '-1 (number)'],
   ['usageOf', {}, TypeError, 'an object (object)'],
@@ -70,8 +85,15 @@ const taskFields: Row[] = [
   ['priority', Infinity, RangeError, 'Infinity (number)'],
   ['timeoutMs', '5', TypeError, '"5" (string)'],
   ['timeoutMs', 0, RangeError, '0 (number)'],
+  ['totalTimeoutMs', 'long', TypeError, '"long" (string)'],
   ['totalTimeoutMs', -1, RangeError, '-1 (number)'],
+  ['retry', 'again', TypeError, '"again" (string)'],
   ['retry.retries', 1.5, RangeError, '1.5 (number)'],
+  ['retry.minDelayMs', -1, RangeError, '-1 (number)'],
+  ['retry.maxDelayMs', 'x', TypeError, '"x" (string)'],
+  ['retry.factor', 0, RangeError, '0 (number)'],
+  ['retry.jitter', 'half', RangeError, '"half" (string)'],
+  ['retry.retryOn', 1, TypeError, '1 (number)'],
   ['key', 5, TypeError, '5 (number)'],
   ['cost', 'lots', TypeError, '"lots" (string)'],
   ['cost', -1, RangeError, '-1 (number)'],
@@ -89,7 +111,8 @@ describe('bad input', () => {
   test.each(options)('option %s = %p: %p naming it and the value', (field, value, kind, shown) => {
     const make = () => new Dispatcher(nested(field, value) as never);
     expect(make).toThrow(kind);
-    expect(make).toThrow(`\`${field === 'rateLimit.byKey' ? 'rateLimit.byKey' : field}\``);
+    // A key under byKey is named as an index: rateLimit.byKey["gpt"].requestsPerMinute.
+    expect(make).toThrow(`\`${field.replace(/^rateLimit\.byKey\.(\w+)/, 'rateLimit.byKey["$1"]')}\``);
     expect(make).toThrow(`got ${shown}`);
   });
 
@@ -104,6 +127,7 @@ describe('bad input', () => {
     await expect(d.dispatch([good, bad] as never)).rejects.toThrow(`got ${shown}`);
     expect(() => d.submit(bad as never)).toThrow(`\`task.${field}\``);
     expect(() => new Task(bad as never)).toThrow(kind);
+    expect(() => new Task(bad as never)).toThrow(`\`task.${field}\``);
     await stillUsable(d, () => ran);
   });
 

@@ -24,7 +24,9 @@ type Outcome =
   | 'hang-cooperative'
   | 'hang-stubborn'
   | 'flaky'
-  | 'always-503';
+  | 'always-503'
+  | 'sync-value'
+  | 'sync-throw-number';
 
 interface Spec {
   latencyMs: number;
@@ -47,6 +49,8 @@ const specArb: fc.Arbitrary<Spec> = fc.record({
     'hang-stubborn',
     'flaky',
     'always-503',
+    'sync-value',
+    'sync-throw-number',
   ),
   priority: fc.integer({ min: -2, max: 2 }),
   timeoutMs: fc.option(fc.integer({ min: 5, max: 80 }), { nil: undefined }),
@@ -78,6 +82,26 @@ describe('properties of random workloads', () => {
           maxResults: Infinity,
           retry: { retries: scenario.retries, minDelayMs: 3, maxDelayMs: 20 },
         });
+        // The test's own pending timers: at idle, every other pending timer would be the dispatcher's.
+        let ownTimers = 0;
+        const later = (fn: () => void, ms: number): void => {
+          ownTimers++;
+          setTimeout(() => {
+            ownTimers--;
+            fn();
+          }, ms);
+        };
+        const leftAtIdle: number[] = [];
+        d.on('idle', () => {
+          if (jest.getTimerCount() !== ownTimers) {
+            leftAtIdle.push(jest.getTimerCount() - ownTimers);
+          }
+        });
+        // Exactly one result per task: settle events counted by id.
+        const settles = new Map<string, number>();
+        d.on('settle', (r) => settles.set(r.taskId, (settles.get(r.taskId) ?? 0) + 1));
+        // Functions running now, counted by the test itself (stubborn ones, which never settle, aside).
+        let running = 0;
         const controller = new AbortController();
         // Listeners on the batch's signal, to check none is left behind.
         let listeners = 0;
@@ -112,15 +136,29 @@ describe('properties of random workloads', () => {
             }
           }
           startedAt.set(id, Date.now());
-          return new Promise((resolve, reject) => {
-            if (spec.outcome === 'hang-cooperative') {
-              ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));
-              return;
+          if (spec.outcome === 'sync-value') {
+            return id as unknown as Promise<unknown>;
+          }
+          if (spec.outcome === 'sync-throw-number') {
+            throw 42;
+          }
+          if (spec.outcome !== 'hang-stubborn') {
+            running++;
+            if (running > limit) {
+              violations.push(`${id} started with ${running} functions running, cap ${limit}`);
             }
+          }
+          return new Promise((resolve, reject) => {
             if (spec.outcome === 'hang-stubborn') {
               return;
             }
-            setTimeout(() => {
+            // Every other function is cooperative: it stops a little after its signal aborts, within the
+            // grace, and its slot must stay held till then.
+            ctx.signal.addEventListener('abort', () => later(() => reject(ctx.signal.reason), Math.max(0, scenario.abortGraceMs - 1)));
+            if (spec.outcome === 'hang-cooperative') {
+              return;
+            }
+            later(() => {
               if (spec.outcome === 'value' || (spec.outcome === 'flaky' && ctx.attempt > 1)) {
                 resolve(id);
               } else if (spec.outcome === 'throw') {
@@ -133,6 +171,8 @@ describe('properties of random workloads', () => {
                 reject(`string ${id}`);
               }
             }, spec.latencyMs);
+          }).finally(() => {
+            running--;
           });
         };
 
@@ -158,7 +198,7 @@ describe('properties of random workloads', () => {
         const dispatched = d.dispatch(batch, { signal: controller.signal });
 
         if (scenario.abortAtMs !== undefined) {
-          setTimeout(() => {
+          later(() => {
             controller.abort(new Error('abort'));
             for (const task of batch) {
               queued.delete(task.id);
@@ -167,7 +207,7 @@ describe('properties of random workloads', () => {
         }
         if (scenario.resizeAt !== undefined) {
           const [at, size] = scenario.resizeAt;
-          setTimeout(() => {
+          later(() => {
             // The new cap is in force at once for new starts: above it, nothing starts.
             limit = size;
             d.maxWorkers = size;
@@ -175,7 +215,7 @@ describe('properties of random workloads', () => {
         }
         if (scenario.shutdownAt !== undefined) {
           const [at, wait] = scenario.shutdownAt;
-          setTimeout(() => {
+          later(() => {
             if (!wait) {
               cancelledAll = true;
               queued.clear();
@@ -190,6 +230,9 @@ describe('properties of random workloads', () => {
         await jest.advanceTimersByTimeAsync(5_000);
 
         expect(violations).toEqual([]);
+        expect(leftAtIdle).toEqual([]);
+        expect([...settles.values()].every((n) => n === 1)).toBe(true);
+        expect(settles.size).toBe(scenario.specs.length);
         // dispatch: one result per task, in input order.
         expect(results.map((r) => r.taskId)).toEqual(batch.map((t) => t.id));
         const all: DispatchResult[] = [...results, ...submitted.map((id) => d.getResult(id) as DispatchResult)];
@@ -201,7 +244,7 @@ describe('properties of random workloads', () => {
           const timeoutMs = spec.timeoutMs ?? scenario.timeoutMs;
           expect(r.attempts).toBeLessThanOrEqual(scenario.retries + 1);
           if (r.success) {
-            expect(['value', 'flaky']).toContain(spec.outcome);
+            expect(['value', 'flaky', 'sync-value']).toContain(spec.outcome);
             expect(r.result).toBe(r.taskId);
             // A flaky task succeeds on its second attempt, which needs a retry.
             expect(r.attempts).toBe(spec.outcome === 'flaky' ? 2 : 1);
@@ -209,7 +252,7 @@ describe('properties of random workloads', () => {
             expect(r.error.length).toBeGreaterThan(0);
             expect(r.attemptErrors.length).toBeLessThanOrEqual(r.attempts);
             if (r.status === 'failed') {
-              expect(['throw', 'reject-string', 'reject-undefined', 'flaky', 'always-503']).toContain(spec.outcome);
+              expect(['throw', 'reject-string', 'reject-undefined', 'flaky', 'always-503', 'sync-throw-number']).toContain(spec.outcome);
               if (spec.outcome === 'always-503' && !cancelledAll && scenario.shutdownAt === undefined) {
                 // Retried until the retries ran out (unless a timeout or cancel ended it first).
                 expect(r.attempts).toBe(scenario.retries + 1);
@@ -221,7 +264,8 @@ describe('properties of random workloads', () => {
                 expect(r.durationMs).toBe(timeoutMs);
               }
             } else {
-              expect(scenario.abortAtMs !== undefined || cancelledAll).toBe(true);
+              // A batch's signal cancels only the batch; only shutdown(false) cancels submitted tasks.
+              expect(spec.viaSubmit ? cancelledAll : scenario.abortAtMs !== undefined || cancelledAll).toBe(true);
               if (!startedAt.has(r.taskId)) {
                 expect(r.durationMs).toBe(0);
               }

@@ -61,6 +61,14 @@ describe('retries and the pause', () => {
     expect(starts).toEqual(['a#1', 'b']);
   });
 
+  test('a retry that starts again leaves no total-timeout timer behind', async () => {
+    const d = new Dispatcher({ totalTimeoutMs: 60_000, retry: { retries: 1, minDelayMs: 10, jitter: 'none' } });
+    const pending = d.dispatch([{ id: 'a', func: (ctx: TaskContext) => (ctx.attempt === 1 ? Promise.reject(httpError(503)) : 'ok') }]);
+    await advance(20);
+    expect((await pending)[0]).toMatchObject({ status: 'done', attempts: 2 });
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
   test('an attempt cut by totalTimeoutMs says so', async () => {
     const d = new Dispatcher({ timeoutMs: 1_000, totalTimeoutMs: 400 });
     const [[r]] = await Promise.all([d.dispatch([{ id: 'a', func: untilAborted }]), advance(400)]);

@@ -164,3 +164,14 @@ describe('waitUntil', () => {
     expect(() => new Dispatcher({ waitUntil: 'yes' as never })).toThrow('Expected `waitUntil` to be a function, got "yes" (string)');
   });
 });
+
+describe('waitUntil and dispatchNowait', () => {
+  test('a dispatchNowait batch is handed over as one promise that never rejects', async () => {
+    const handed: Promise<unknown>[] = [];
+    const d = new Dispatcher({ waitUntil: (p) => handed.push(p) });
+    d.dispatchNowait([{ id: 'a', func: () => 1 }, { id: 'b', func: () => Promise.reject(new Error('x')) }]);
+    expect(handed).toHaveLength(1);
+    const results = (await handed[0]) as { status: string }[];
+    expect(results.map((r) => r.status)).toEqual(['done', 'failed']);
+  });
+});

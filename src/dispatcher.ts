@@ -154,16 +154,20 @@ export class Dispatcher {
   submit<F extends TaskFunction>(task: Task<F> | TaskInit<F>): string;
   submit(task: TaskLike): string {
     const job = this.#accept([task], true)[0] as Job;
+    this.#handOver(this.#promiseOf(job));
+    return job.id;
+  }
+
+  /** Gives background work to the platform's `waitUntil`, so the function is kept alive until it ends. */
+  #handOver(promise: Promise<unknown>): void {
     const { waitUntil } = this.#options;
     if (waitUntil !== undefined) {
-      // The platform keeps the function alive until the task has its result (a promise that never rejects).
       try {
-        waitUntil(this.#promiseOf(job));
+        waitUntil(promise);
       } catch {
-        // A platform hook that throws must not lose the task: it is queued already.
+        // A platform hook that throws must not lose the work: it is queued already.
       }
     }
-    return job.id;
   }
 
   /**
@@ -304,6 +308,8 @@ export class Dispatcher {
     for (const job of this.#accept(checkTaskList(tasks), false)) {
       promises.set(job.id, this.#promiseOf(job));
     }
+    // Background work too: one promise for the batch, which never rejects.
+    this.#handOver(Promise.all(promises.values()));
     return promises;
   }
 

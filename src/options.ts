@@ -33,7 +33,8 @@ export interface DispatcherOptions {
   readonly usageOf?: (result: unknown) => Usage | undefined;
   /**
    * The platform's way to keep a function alive for background work (Vercel's `waitUntil`, Cloudflare's
-   * `ctx.waitUntil`): each task accepted by `submit` is handed to it as a promise of its result. @default none
+   * `ctx.waitUntil`): each task accepted by `submit` is handed to it as a promise of its result, and each
+   * `dispatchNowait` batch as one promise. @default none
    */
   readonly waitUntil?: (promise: Promise<unknown>) => void;
 }

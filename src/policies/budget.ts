@@ -1,4 +1,4 @@
-import { checkNumber, checkOptions, checkType } from '../validate.js';
+import { checkNumber, checkOptions, checkType, invalidType } from '../validate.js';
 
 /** Tokens a task used, as `ctx.reportUsage` or `usageOf` gives them. */
 export interface Usage {
@@ -37,8 +37,11 @@ export class Budget {
     this.#tokens = limit('budget.tokens', tokens);
     this.#requests = limit('budget.requests', requests);
     this.#spend = limit('budget.spend', spend);
-    if (spendOf !== undefined || spend !== undefined) {
-      this.#spendOf = checkType('budget.spendOf (required with budget.spend)', spendOf, 'function');
+    if (spend !== undefined && spendOf === undefined) {
+      invalidType('budget.spendOf', 'a function, which budget.spend needs to price usage', spendOf);
+    }
+    if (spendOf !== undefined) {
+      this.#spendOf = checkType('budget.spendOf', spendOf, 'function');
     }
   }
 
