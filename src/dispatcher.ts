@@ -154,16 +154,19 @@ export class Dispatcher {
   submit<F extends TaskFunction>(task: Task<F> | TaskInit<F>): string;
   submit(task: TaskLike): string {
     const job = this.#accept([task], true)[0] as Job;
-    this.#handOver(this.#promiseOf(job));
+    this.#handOver(() => this.#promiseOf(job));
     return job.id;
   }
 
-  /** Gives background work to the platform's `waitUntil`, so the function is kept alive until it ends. */
-  #handOver(promise: Promise<unknown>): void {
+  /**
+   * Gives background work to the platform's `waitUntil`, so the function is kept alive until it ends.
+   * The promise is made only then: without `waitUntil`, a submit costs none.
+   */
+  #handOver(work: () => Promise<unknown>): void {
     const { waitUntil } = this.#options;
     if (waitUntil !== undefined) {
       try {
-        waitUntil(promise);
+        waitUntil(work());
       } catch {
         // A platform hook that throws must not lose the work: it is queued already.
       }
@@ -309,7 +312,7 @@ export class Dispatcher {
       promises.set(job.id, this.#promiseOf(job));
     }
     // Background work too: one promise for the batch, which never rejects.
-    this.#handOver(Promise.all(promises.values()));
+    this.#handOver(() => Promise.all(promises.values()));
     return promises;
   }
 
