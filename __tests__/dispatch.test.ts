@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { Dispatcher, Task, TaskIdError } from '../src/index.js';
-import { deferred, flush, untilAborted } from './helpers.js';
+import { countListeners, deferred, flush, untilAborted } from './helpers.js';
 
 describe('dispatch', () => {
   test('resolves with one result per task in input order, whatever order they finish in', async () => {
@@ -212,19 +212,9 @@ describe('dispatch with a signal', () => {
   test('aborting after the batch finished changes nothing and leaves no listener', async () => {
     const d = new Dispatcher();
     const controller = new AbortController();
-    let listeners = 0;
-    const add = controller.signal.addEventListener.bind(controller.signal);
-    const remove = controller.signal.removeEventListener.bind(controller.signal);
-    controller.signal.addEventListener = ((...args: Parameters<typeof add>) => {
-      listeners++;
-      add(...args);
-    }) as typeof add;
-    controller.signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
-      listeners--;
-      remove(...args);
-    }) as typeof remove;
+    const listeners = countListeners(controller.signal);
     const results = await d.dispatch([{ id: 'a', func: async () => 1 }], { signal: controller.signal });
-    expect(listeners).toBe(0);
+    expect(listeners.count()).toBe(0);
     controller.abort();
     expect(results[0]?.status).toBe('done');
     expect(d.getResult('a')?.status).toBe('done');

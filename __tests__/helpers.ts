@@ -40,3 +40,26 @@ export async function until(check: () => boolean, timeoutMs = 2_000): Promise<nu
   }
   return performance.now() - started;
 }
+
+/** Advances Jest's fake time and lets the promise callbacks it triggers run. */
+export async function advance(ms: number): Promise<void> {
+  const { jest } = await import('@jest/globals');
+  await jest.advanceTimersByTimeAsync(ms);
+  await flush();
+}
+
+/** Counts the listeners added to `signal` and not removed: `count()` should be 0 once the work is done. */
+export function countListeners(signal: AbortSignal): { count(): number } {
+  let listeners = 0;
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  signal.addEventListener = ((...args: Parameters<typeof add>) => {
+    listeners++;
+    add(...args);
+  }) as typeof add;
+  signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
+    listeners--;
+    remove(...args);
+  }) as typeof remove;
+  return { count: () => listeners };
+}

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
 import { Dispatcher, type DispatchProgress, type StreamResult, type TaskContext } from '../src/index.js';
-import { deferred, flush, untilAborted } from './helpers.js';
+import { advance, deferred, flush, untilAborted } from './helpers.js';
 
 beforeEach(() => {
   jest.useFakeTimers();
@@ -10,10 +10,6 @@ afterEach(() => {
   jest.useRealTimers();
 });
 
-async function advance(ms: number): Promise<void> {
-  await jest.advanceTimersByTimeAsync(ms);
-  await flush();
-}
 
 /** A task that takes `ms` of fake time and returns its id. */
 const after = (id: string, ms: number) => ({ id, func: () => new Promise<string>((resolve) => setTimeout(() => resolve(id), ms)) });

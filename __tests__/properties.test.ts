@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import fc from 'fast-check';
 import { Dispatcher, type DispatchResult, type TaskContext } from '../src/index.js';
+import { countListeners } from './helpers.js';
 
 // Random workloads under fake timers, checked against the invariants that make duta trustworthy.
 const unhandled: unknown[] = [];
@@ -104,17 +105,7 @@ describe('properties of random workloads', () => {
         let running = 0;
         const controller = new AbortController();
         // Listeners on the batch's signal, to check none is left behind.
-        let listeners = 0;
-        const add = controller.signal.addEventListener.bind(controller.signal);
-        const remove = controller.signal.removeEventListener.bind(controller.signal);
-        controller.signal.addEventListener = ((...args: Parameters<typeof add>) => {
-          listeners++;
-          add(...args);
-        }) as typeof add;
-        controller.signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
-          listeners--;
-          remove(...args);
-        }) as typeof remove;
+        const listeners = countListeners(controller.signal);
         /** Each task's place in the arrival order, which a retry keeps. */
         const seqOf = new Map<string, { priority: number; seq: number }>();
         let limit = scenario.maxWorkers;
@@ -274,7 +265,7 @@ describe('properties of random workloads', () => {
         }
         expect(d.activeCount + d.pendingCount).toBe(0);
         expect(jest.getTimerCount()).toBe(0);
-        expect(listeners).toBe(0);
+        expect(listeners.count()).toBe(0);
         // Rejections that nobody handles surface after a macrotask turn; none may come from the dispatcher.
         await jest.advanceTimersByTimeAsync(1);
         expect(unhandled).toEqual([]);

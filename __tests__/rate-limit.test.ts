@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
 import { Dispatcher, type TaskContext } from '../src/index.js';
 import { Bucket } from '../src/policies/bucket.js';
-import { deferred, flush, untilAborted } from './helpers.js';
+import { advance, deferred, flush, untilAborted } from './helpers.js';
 
 beforeEach(() => {
   jest.useFakeTimers({ now: 1_000_000 });
@@ -11,10 +11,6 @@ afterEach(() => {
   jest.useRealTimers();
 });
 
-async function advance(ms: number): Promise<void> {
-  await jest.advanceTimersByTimeAsync(ms);
-  await flush();
-}
 
 /** Tasks that note when they start (fake ms since the test began) and finish at once. */
 function recorder() {

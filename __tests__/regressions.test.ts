@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
 import { Dispatcher, retryAfterMs, type TaskContext } from '../src/index.js';
-import { flush, untilAborted } from './helpers.js';
+import { advance, countListeners, flush, untilAborted } from './helpers.js';
 
 // Each test here pins a defect an independent review found, by its symptom.
 beforeEach(() => {
@@ -11,10 +11,6 @@ afterEach(() => {
   jest.useRealTimers();
 });
 
-async function advance(ms: number): Promise<void> {
-  await jest.advanceTimersByTimeAsync(ms);
-  await flush();
-}
 
 const httpError = (status: number, headers: Record<string, string> = {}) =>
   Object.assign(new Error(`HTTP ${status}`), { status, headers: new Headers(headers) });
@@ -220,15 +216,11 @@ describe('streams, events and stats', () => {
   test('a stream never read lets go of the caller\'s signal once its tasks are done', async () => {
     const d = new Dispatcher();
     const controller = new AbortController();
-    let listeners = 0;
-    const add = controller.signal.addEventListener.bind(controller.signal);
-    const remove = controller.signal.removeEventListener.bind(controller.signal);
-    controller.signal.addEventListener = ((...args: Parameters<typeof add>) => { listeners++; add(...args); }) as typeof add;
-    controller.signal.removeEventListener = ((...args: Parameters<typeof remove>) => { listeners--; remove(...args); }) as typeof remove;
+    const listeners = countListeners(controller.signal);
     d.stream([{ id: 'a', func: () => 1 }], { signal: controller.signal });
-    expect(listeners).toBe(1);
+    expect(listeners.count()).toBe(1);
     await advance(0);
-    expect(listeners).toBe(0);
+    expect(listeners.count()).toBe(0);
   });
 
   test('throughputPerMinute counts the last minute even past 1024 tasks', async () => {

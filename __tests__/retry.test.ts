@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
 import { Dispatcher, isRetryable, retryAfterMs, type TaskContext } from '../src/index.js';
-import { deferred, flush, untilAborted } from './helpers.js';
+import { advance, deferred, flush, untilAborted } from './helpers.js';
 
 beforeEach(() => {
   jest.useFakeTimers();
@@ -17,10 +17,6 @@ afterEach(() => {
   jest.restoreAllMocks();
 });
 
-async function advance(ms: number): Promise<void> {
-  await jest.advanceTimersByTimeAsync(ms);
-  await flush();
-}
 
 /** An error as the openai SDK and fetch wrappers shape it: a status and headers. */
 function httpError(status: number, headers: Record<string, string> = {}, message = `HTTP ${status}`): Error {

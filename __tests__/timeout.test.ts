@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
 import { Dispatcher, type DispatchResult } from '../src/index.js';
-import { deferred, flush, untilAborted } from './helpers.js';
+import { advance, deferred, flush, untilAborted } from './helpers.js';
 
 beforeEach(() => {
   jest.useFakeTimers();
@@ -10,11 +10,6 @@ afterEach(() => {
   jest.useRealTimers();
 });
 
-/** Advances fake time and lets the promise callbacks it triggers run. */
-async function advance(ms: number): Promise<void> {
-  await jest.advanceTimersByTimeAsync(ms);
-  await flush();
-}
 
 describe('timeouts', () => {
   test('a task past its timeout is recorded as timed out at that moment, with its signal aborted', async () => {

@@ -76,17 +76,9 @@ export type TaskInit<F extends TaskFunction = TaskFunction> = TaskFields<F> &
 /** A task whose function takes only the context: what lets an inline `(ctx) => …` be typed without annotations. */
 export type ContextTaskInit<R = unknown> = TaskInit<(ctx: TaskContext) => R | PromiseLike<R>>;
 
-/** The widest shape accepted wherever a task is: a `Task` or a plain `{ id, func, args?, priority?, timeoutMs? }`. */
-export interface TaskLike {
-  readonly id: string;
-  readonly func: TaskFunction;
+/** The widest shape accepted wherever a task is: a `Task` or a plain `{ id, func, args?, priority?, … }`. */
+export interface TaskLike extends TaskFields<TaskFunction> {
   readonly args?: readonly unknown[];
-  readonly priority?: number;
-  readonly timeoutMs?: number;
-  readonly totalTimeoutMs?: number;
-  readonly retry?: RetryOptions;
-  readonly key?: string;
-  readonly cost?: number | ((task: TaskLike) => number);
 }
 
 /** The result type of a task input, inferred from its `func`. */
