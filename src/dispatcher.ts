@@ -54,8 +54,8 @@ export class Dispatcher {
   /** What every job gets unless its task overrides it. */
   readonly #settings: JobSettings;
   #closed = false;
-  #idleWaiters: (() => void)[] = [];
-  #emptyWaiters: (() => void)[] = [];
+  readonly #idleWaiters: (() => void)[] = [];
+  readonly #emptyWaiters: (() => void)[] = [];
   readonly #stats = new Stats();
 
   constructor(options?: DispatcherOptions) {
@@ -76,13 +76,7 @@ export class Dispatcher {
       expire: (error, running) => this.#expire(error, running),
       record: (job, result) => this.#record(job, result),
       idle: () => this.#onIdle(),
-      empty: () => {
-        const waiters = this.#emptyWaiters;
-        this.#emptyWaiters = [];
-        for (const resolve of waiters) {
-          resolve();
-        }
-      },
+      empty: () => resolveAll(this.#emptyWaiters.splice(0), undefined),
       events: this.#events,
     });
   }
@@ -448,12 +442,8 @@ export class Dispatcher {
 
   /** Ends unfinished jobs at the budget's end (queued and waiting ones) or the deadline (running ones too). */
   #expire(error: string, running: boolean): void {
-    const reason = new DOMException(error, running ? 'TimeoutError' : 'AbortError');
-    for (const job of [...this.#live.values()]) {
-      if (running || job.state !== RUNNING) {
-        this.#scheduler.cancel(job, reason, `task ${JSON.stringify(job.id)} was cancelled: ${error}`);
-      }
-    }
+    const jobs = [...this.#live.values()].filter((job) => running || job.state !== RUNNING);
+    this.#cancel(jobs, new DOMException(error, running ? 'TimeoutError' : 'AbortError'));
   }
 
   #record(job: Job, result: DispatchResult): void {
@@ -464,12 +454,9 @@ export class Dispatcher {
       track(job.task, result);
     }
     job.group?.settle(job.index, result);
-    const waiters = job.waiters;
-    if (waiters !== null) {
+    if (job.waiters !== null) {
+      resolveAll(job.waiters, result);
       job.waiters = null;
-      for (const resolve of waiters) {
-        resolve(result);
-      }
     }
     if (this.#events.has('settle')) {
       this.#events.emit('settle', result, job);
@@ -484,11 +471,14 @@ export class Dispatcher {
 
   #onIdle(): void {
     this.#events.emit('idle', undefined);
-    const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const resolve of waiters) {
-      resolve();
-    }
+    resolveAll(this.#idleWaiters.splice(0), undefined);
+  }
+}
+
+/** Resolves every waiter with `value`. */
+function resolveAll<T>(waiters: readonly ((value: T) => void)[], value: T): void {
+  for (const resolve of waiters) {
+    resolve(value);
   }
 }
 

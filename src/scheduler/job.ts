@@ -88,4 +88,9 @@ export class Job {
     this.key = fields.key ?? '';
     this.cost = cost;
   }
+
+  /** The error of a job whose `totalTimeoutMs` ran out, running or waiting in the queue. */
+  totalTimeoutError(): string {
+    return `task ${JSON.stringify(this.id)} timed out after ${this.settings.totalTimeoutMs} ms in total (totalTimeoutMs), over ${this.attempts} attempt(s)`;
+  }
 }

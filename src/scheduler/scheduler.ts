@@ -193,13 +193,16 @@ export class Scheduler {
   cancel(job: Job, reason: unknown, error: string): void {
     if (job.state === RUNNING) {
       job.slot?.abort('cancelled', reason, error, true);
-      return;
+    } else {
+      this.#endUnstarted(job, 'cancelled', reason, error);
     }
+  }
+
+  /** Ends a queued job, or one waiting to retry, without starting it (again); a settled one is left alone. */
+  #endUnstarted(job: Job, status: 'cancelled' | 'timeout', reason: unknown, error: string): void {
     if (job.state === WAITING) {
-      clearTimeout(job.timer);
       this.#waiting--;
     } else if (job.state === QUEUED) {
-      clearTimeout(job.timer);
       this.#queued--;
       if (this.#queued === 0) {
         // Only tombstones are left.
@@ -208,10 +211,10 @@ export class Scheduler {
     } else {
       return;
     }
-    this.#record(job, 'cancelled', reason, error);
-    if (this.#queued + this.#waiting === 0) {
-      this.#settings.empty();
-    }
+    clearTimeout(job.timer);
+    job.timer = undefined;
+    this.#record(job, status, reason, error);
+    this.#checkEmpty();
     this.#checkIdle();
   }
 
@@ -234,9 +237,7 @@ export class Scheduler {
     }
     this.#queued--;
     this.#running++;
-    if (this.#queued + this.#waiting === 0) {
-      this.#settings.empty();
-    }
+    this.#checkEmpty();
     return next;
   }
 
@@ -502,18 +503,8 @@ export class Scheduler {
 
   /** A retry waiting in the queue ran out of total time: it ends as timed out without starting again. */
   readonly #totalOver = (job: Job): void => {
-    job.timer = undefined;
-    if (job.state !== QUEUED) {
-      return;
-    }
-    const { totalTimeoutMs } = job.settings;
-    const error = `task ${JSON.stringify(job.id)} timed out after ${totalTimeoutMs} ms in total (totalTimeoutMs), over ${job.attempts} attempt(s)`;
-    this.#queued--;
-    this.#record(job, 'timeout', new DOMException(error, 'TimeoutError'), error);
-    if (this.#queued + this.#waiting === 0) {
-      this.#settings.empty();
-    }
-    this.#checkIdle();
+    const error = job.totalTimeoutError();
+    this.#endUnstarted(job, 'timeout', new DOMException(error, 'TimeoutError'), error);
   };
 
   #record(job: Job, status: Status, outcome: unknown, error: string): void {
@@ -525,6 +516,12 @@ export class Scheduler {
         ? success(job.id, outcome, durationMs, job.attempts)
         : failure(job.id, status, error, outcome, durationMs, job.attempts, job.errors ?? []),
     );
+  }
+
+  #checkEmpty(): void {
+    if (this.#queued + this.#waiting === 0) {
+      this.#settings.empty();
+    }
   }
 
   #checkIdle(): void {

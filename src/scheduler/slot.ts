@@ -23,9 +23,7 @@ const onTimeout = (slot: Slot): void => {
   const { timeoutMs, totalTimeoutMs } = job.settings;
   const total = slot.cut === TOTAL;
   const ms = total ? totalTimeoutMs : timeoutMs;
-  const error = total
-    ? `task ${JSON.stringify(job.id)} timed out after ${ms} ms in total (totalTimeoutMs), over ${job.attempts} attempt(s)`
-    : `task ${JSON.stringify(job.id)} timed out after ${ms} ms`;
+  const error = total ? job.totalTimeoutError() : `task ${JSON.stringify(job.id)} timed out after ${ms} ms`;
   slot.abort('timeout', timeoutReason(ms), error, total);
 };
 
