@@ -8,7 +8,7 @@ const als = new AsyncLocalStorage<string>();
 
 describe('async context', () => {
   test('a queued dispatch runs in its caller\'s context, though its tasks start behind another caller\'s work', async () => {
-    const d = new Dispatcher({ maxWorkers: 1 });
+    const d = new Dispatcher({ maxWorkers: 1, submitContext: true });
     const seen: [string, string | undefined][] = [];
     const gate = deferred();
     const task = (id: string, wait = false) => ({
@@ -41,8 +41,23 @@ describe('async context', () => {
     ]);
   });
 
+  test('without submitContext, a submitted task runs in the context the dispatcher was made in, never in another caller\'s', async () => {
+    const d = als.run('home', () => new Dispatcher({ maxWorkers: 1 }));
+    const seen: string[] = [];
+    const func = async (ctx: TaskContext) => {
+      seen.push(`${ctx.taskId}:${als.getStore()}`);
+      await Promise.resolve();
+      seen.push(`${ctx.taskId} after await:${als.getStore()}`);
+    };
+    // A batch first, so the slot has been running in caller A's context when the submits start.
+    const batch = als.run('caller A', () => d.dispatch([{ id: 'a', func }]));
+    const ids = ['x', 'y'].map((id) => als.run(`caller ${id}`, () => d.submit({ id, func })));
+    await Promise.all([batch, ...ids.map((id) => d.waitFor(id))]);
+    expect(seen).toEqual(['a:caller A', 'a after await:caller A', 'x:home', 'x after await:home', 'y:home', 'y after await:home']);
+  });
+
   test('each submit keeps its own context, and a retry runs in it again', async () => {
-    const d = new Dispatcher({ maxWorkers: 2, retry: { retries: 1, minDelayMs: 1, jitter: 'none' } });
+    const d = new Dispatcher({ maxWorkers: 2, submitContext: true, retry: { retries: 1, minDelayMs: 1, jitter: 'none' } });
     const seen: string[] = [];
     const ids = ['x', 'y', 'z'].map((name) =>
       als.run(`ctx ${name}`, () =>

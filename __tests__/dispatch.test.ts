@@ -118,11 +118,11 @@ describe('dispatch', () => {
     await expect(new Dispatcher().dispatch([])).resolves.toEqual([]);
   });
 
-  const invalidBatches: [string, unknown, abstract new (...args: never[]) => Error, RegExp][] = [
+  const invalidBatches: [string, unknown, abstract new (...args: never[]) => Error, RegExp | string][] = [
     ['a task without an id', [{ func: () => 1 }], TypeError, /tasks\[1\]\.id/],
     ['a task with an empty id', [{ id: '', func: () => 1 }], RangeError, /tasks\[1\]\.id/],
     ['a task without a func', [{ id: 'a' }], TypeError, /tasks\[1\]\.func/],
-    ['duplicate ids', [{ id: 'a', func: () => 1 }, { id: 'a', func: () => 2 }], TaskIdError, /"a" is already pending/],
+    ['duplicate ids', [{ id: 'a', func: () => 1 }, { id: 'a', func: () => 2 }], TaskIdError, 'Task id "a" is repeated in the batch (tasks[1] and tasks[2])'],
     ['a list that is not an array', 'nope', TypeError, /`tasks`/],
   ];
   test.each(invalidBatches)('rejects %s before running anything', async (_, tasks, kind, message) => {

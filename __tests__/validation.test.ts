@@ -147,9 +147,15 @@ describe('task fields', () => {
     expect(() => new Task(undefined as never)).toThrow(TypeError);
   });
 
-  test('unknown task fields are ignored, so callers can carry their own metadata', async () => {
+  test('an unknown task field is a TypeError naming it, with the field meant when it is a near miss', async () => {
     const d = new Dispatcher();
-    const [r] = await d.dispatch([{ ...valid, meta: { user: 'u1' } } as never]);
-    expect(r).toMatchObject({ status: 'done' });
+    await expect(d.dispatch([valid, { ...valid, id: 'b', meta: { user: 'u1' } } as never])).rejects.toThrow(
+      new TypeError('Unknown task field `tasks[1].meta`'),
+    );
+    expect(() => d.submit({ id: 's', func: (x: string) => x, arg: ['x'] } as never)).toThrow(
+      new TypeError('Unknown task field `task.arg` (did you mean `args`?)'),
+    );
+    expect(() => new Task({ id: 't', func: () => 1, priorty: 2 } as never)).toThrow('(did you mean `priority`?)');
+    expect(d.pendingCount).toBe(0);
   });
 });

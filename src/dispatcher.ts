@@ -1,18 +1,23 @@
 /// <reference lib="esnext.disposable" preserve="true" />
 // Declares Symbol.asyncDispose for users whose `lib` predates it, so the declarations compile for them too.
+import { type Admission, OpenAdmission } from './admission/admission.js';
+import { DeadlineWatch } from './admission/deadline.js';
+import { LocalAdmission } from './admission/local.js';
+import { type DispatchProgress, DispatchBatch, type StreamResult, StreamBatch } from './batch.js';
+import { Gate } from './core/gate.js';
+import { type Job, RUNNING } from './core/job.js';
+import { Scheduler } from './core/scheduler.js';
 import { ShutdownError, TaskIdError } from './errors.js';
-import { Emitter, type EventName, type InternalListener, INSTRUMENT, type Listener } from './events.js';
-import { type DispatcherStats, Stats } from './stats.js';
-import { resolveRetry } from './policies/retry.js';
+import { Emitter, type EventName, type InternalListener, INSTRUMENT, type Listener, SUBMIT_CONTEXT } from './events.js';
 import { type DispatcherOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { Registry } from './registry.js';
 import { type DispatchResult, messageOf } from './result.js';
-import { ResultStore } from './result-store.js';
-import { Job, type JobGroup, type JobSettings, RUNNING } from './scheduler/job.js';
-import { Gate } from './scheduler/gate.js';
-import { Scheduler } from './scheduler/scheduler.js';
-import { costOf, isTask, readTaskFields, type Task, track } from './task.js';
+import { type DispatcherStats, Stats } from './stats.js';
+import type { Task } from './task.js';
 import type { CheckedTasks, ContextTaskInit, ResultOf, TaskFunction, TaskInit, TaskLike } from './types.js';
 import { checkCount, checkNumber, checkOptions, checkType, invalidType } from './validate.js';
+
+export type { DispatchProgress, StreamResult } from './batch.js';
 
 export interface DispatchOptions {
   /** Aborting it ends the batch's unfinished tasks as `cancelled`; `dispatch` still resolves. */
@@ -21,21 +26,10 @@ export interface DispatchOptions {
   readonly onProgress?: (progress: DispatchProgress) => void;
 }
 
-/** A batch's progress: `done` counts successes, `failed` every other outcome, `running` the attempts running now. */
-export interface DispatchProgress {
-  readonly done: number;
-  readonly failed: number;
-  readonly running: number;
-  readonly total: number;
-}
-
 export interface StreamOptions {
   /** Aborting it cancels the unfinished tasks; the stream still yields their `cancelled` results, then ends. */
   readonly signal?: AbortSignal;
 }
-
-/** A result as `stream()` yields it: the task's `DispatchResult` and its index in the input. */
-export type StreamResult<R = unknown> = DispatchResult<R> & { readonly index: number };
 
 /** One result per task of a `dispatch` call, in input order, each typed from its task's `func`. */
 export type DispatchResults<T extends readonly unknown[]> = { -readonly [K in keyof T]: DispatchResult<ResultOf<T[K]>> };
@@ -47,37 +41,59 @@ export type DispatchResults<T extends readonly unknown[]> = { -readonly [K in ke
 export class Dispatcher {
   readonly #options: ResolvedOptions;
   readonly #scheduler: Scheduler;
-  readonly #store: ResultStore;
-  /** Pending and running jobs by id: ids must be unique among them. */
-  readonly #live = new Map<string, Job>();
+  readonly #registry: Registry;
   readonly #events = new Emitter();
-  /** What every job gets unless its task overrides it. */
-  readonly #settings: JobSettings;
+  readonly #stats = new Stats();
+  /** The async context this dispatcher was made in: submitted tasks run in it unless `submitContext`. */
+  readonly #home: Gate;
   #closed = false;
   readonly #idleWaiters: (() => void)[] = [];
   readonly #emptyWaiters: (() => void)[] = [];
-  readonly #stats = new Stats();
+  /** Set by `duta/otel`: each submit captures its caller's async context, so spans nest under it. */
+  [SUBMIT_CONTEXT]: boolean;
 
   constructor(options?: DispatcherOptions) {
     const resolved = (this.#options = resolveOptions(options));
-    this.#store = new ResultStore(resolved.maxResults);
-    this.#settings = { timeoutMs: resolved.timeoutMs, totalTimeoutMs: resolved.totalTimeoutMs, retry: resolved.retry };
-    this.#scheduler = new Scheduler({
+    this[SUBMIT_CONTEXT] = resolved.submitContext;
+    const deadline =
+      resolved.deadline === undefined
+        ? null
+        : new DeadlineWatch(resolved.deadline, resolved.safetyMarginMs, (reason) => this.#expire(reason, true));
+    const scheduler = (this.#scheduler = new Scheduler({
       maxWorkers: resolved.maxWorkers,
       abortGraceMs: resolved.abortGraceMs,
       adaptive: resolved.adaptive,
       // Read at each call, so a test can replace Math.random with a seeded generator.
       random: () => Math.random(),
-      limiter: resolved.rateLimit,
-      budget: resolved.budget,
-      timeLeft: resolved.deadline,
-      safetyMarginMs: resolved.safetyMarginMs,
       usageOf: resolved.usageOf,
-      expire: (error, running) => this.#expire(error, running),
+      deadline,
+      events: this.#events,
       record: (job, result) => this.#record(job, result),
       idle: () => this.#onIdle(),
       empty: () => resolveAll(this.#emptyWaiters.splice(0), undefined),
-      events: this.#events,
+    }));
+    scheduler.admission = this.#admission(resolved, deadline);
+    const { timeoutMs, totalTimeoutMs, retry } = resolved;
+    const settings = { timeoutMs, totalTimeoutMs, retry, timeouts: scheduler.timeouts.listFor(timeoutMs, true) };
+    this.#registry = new Registry(resolved.maxResults, settings, scheduler.timeouts, scheduler.hops);
+    this.#home = new Gate(scheduler.hops);
+  }
+
+  /** The cheapest admission that does what the options ask. */
+  #admission(resolved: ResolvedOptions, deadline: DeadlineWatch | null): Admission {
+    const { pause } = this.#scheduler;
+    const { budget, rateLimit } = resolved;
+    if (deadline === null && budget === undefined && rateLimit === undefined) {
+      return new OpenAdmission(pause);
+    }
+    const scheduler = this.#scheduler;
+    return new LocalAdmission(pause, deadline, budget, rateLimit, {
+      expire: (reason) => this.#expire(reason, false),
+      expireAll: (reason) => this.#expire(reason, true),
+      poke: () => scheduler.refunded(),
+      get pending() {
+        return scheduler.queued + scheduler.waiting;
+      },
     });
   }
 
@@ -100,22 +116,22 @@ export class Dispatcher {
 
   /** True while starts are paused (`pause()`, `pauseFor()`, or a 429/503 with a Retry-After); running tasks go on. */
   get paused(): boolean {
-    return this.#scheduler.paused;
+    return this.#scheduler.pause.active;
   }
 
   /** Stops starting tasks until `resume()`; running ones continue. */
   pause(): void {
-    this.#scheduler.pause();
+    this.#scheduler.pause.pause();
   }
 
   /** Stops starting tasks for `ms` milliseconds, or leaves a longer pause in place. */
   pauseFor(ms: number): void {
-    this.#scheduler.pauseFor(checkNumber('ms', ms, 'a number ≥ 0', (n) => n >= 0));
+    this.#scheduler.pause.pauseFor(checkNumber('ms', ms, 'a number ≥ 0', (n) => n >= 0));
   }
 
   /** Starts tasks again, ending any pause. */
   resume(): void {
-    this.#scheduler.resume();
+    this.#scheduler.pause.resume();
   }
 
   /** Listens to an event; returns the function that stops listening. An unknown name is a `TypeError`. */
@@ -138,16 +154,22 @@ export class Dispatcher {
     return this.#scheduler.queued + this.#scheduler.waiting;
   }
 
-  /** Finished results by task id, from `submit` and `dispatch` alike; at most `maxResults`, oldest evicted first. */
+  /** Finished results by task id; at most `maxResults`, oldest evicted first. */
   get results(): ReadonlyMap<string, DispatchResult> {
-    return this.#store;
+    return this.#registry.store;
   }
 
   /** Queues one task to run in the background and returns its id; its result is kept for `getResult`/`waitFor`. */
   submit<R>(task: ContextTaskInit<R>): string;
   submit<F extends TaskFunction>(task: Task<F> | TaskInit<F>): string;
   submit(task: TaskLike): string {
-    const job = this.#accept([task], true)[0] as Job;
+    if (this.#closed) {
+      throw new ShutdownError();
+    }
+    const scheduler = this.#scheduler;
+    const job = this.#registry.acceptOne(task, this[SUBMIT_CONTEXT] ? new Gate(scheduler.hops) : this.#home);
+    scheduler.add(job);
+    scheduler.poke();
     this.#handOver(() => this.#promiseOf(job));
     return job.id;
   }
@@ -181,36 +203,13 @@ export class Dispatcher {
     return new Promise<DispatchResult[]>((resolve) => {
       const { signal, onProgress } = readDispatchOptions(options, ['signal', 'onProgress']);
       const inputs = checkTaskList(tasks);
-      const total = inputs.length;
-      const results = new Array<DispatchResult>(total);
-      let remaining = total;
-      let succeeded = 0;
-      let unlink: (() => void) | undefined;
-      const group: JobGroup = {
-        running: 0,
-        settle(index, result) {
-          results[index] = result;
-          remaining--;
-          if (onProgress !== undefined) {
-            succeeded += result.success ? 1 : 0;
-            const progress = { done: succeeded, failed: total - remaining - succeeded, running: group.running, total };
-            try {
-              onProgress(progress);
-            } catch {
-              // A progress callback's bug must not break the dispatch.
-            }
-          }
-          if (remaining === 0) {
-            unlink?.();
-            resolve(results);
-          }
-        },
-      };
-      const jobs = this.#accept(inputs, false, group);
-      if (remaining === 0) {
-        resolve(results);
-      } else if (signal !== undefined) {
-        unlink = this.#link(jobs, signal);
+      const batch = new DispatchBatch(inputs.length, resolve, onProgress);
+      const jobs = this.#accept(inputs, new Gate(this.#scheduler.hops), batch);
+      if (jobs.length === 0) {
+        resolve(batch.results);
+      } else if (signal !== undefined && batch.remaining > 0) {
+        const unlink = this.#link(jobs, signal);
+        batch.onEnd = chain(batch.onEnd, unlink);
       }
     });
   }
@@ -228,64 +227,20 @@ export class Dispatcher {
   stream(tasks: readonly TaskLike[], options?: StreamOptions): AsyncIterableIterator<StreamResult> {
     const { signal } = readDispatchOptions(options, ['signal']);
     const inputs = checkTaskList(tasks);
-    /** Results not yet pulled, and pulls not yet answered: one of the two is always empty. */
-    const ready: StreamResult[] = [];
-    const pulls: ((step: IteratorResult<StreamResult, undefined>) => void)[] = [];
-    let remaining = inputs.length;
-    let unlink: (() => void) | undefined;
-    let closed = false;
-    const end = (): void => {
-      for (const pull of pulls.splice(0)) {
-        pull({ done: true, value: undefined });
-      }
-    };
-    const group: JobGroup = {
-      running: 0,
-      settle(index, result) {
-        remaining--;
-        const item = { ...result, index };
-        if (!result.success) {
-          // The spread leaves out the non-enumerable cause.
-          Object.defineProperty(item, 'cause', { value: result.cause });
-        }
-        const pull = pulls.shift();
-        if (pull !== undefined) {
-          pull({ done: false, value: item });
-        } else if (!closed) {
-          ready.push(item);
-        }
-        if (remaining === 0) {
-          // Every task is accounted for: the caller's signal is let go even if the stream is never read.
-          unlink?.();
-          end();
-        }
-      },
-    };
-    const jobs = this.#accept(inputs, false, group);
-    if (signal !== undefined && remaining > 0) {
-      unlink = this.#link(jobs, signal);
-    }
+    const batch = new StreamBatch(inputs.length);
+    const jobs = this.#accept(inputs, new Gate(this.#scheduler.hops), batch);
+    // Every task accounted for: the caller's signal is let go even if the stream is never read.
+    const unlink = signal !== undefined && batch.remaining > 0 ? this.#link(jobs, signal) : undefined;
+    batch.onEnd = chain(batch.onEnd, unlink);
     const close = (): void => {
-      if (!closed) {
-        closed = true;
-        ready.length = 0;
+      if (!batch.closed) {
         unlink?.();
+        batch.close();
         this.#cancel(jobs, new DOMException('The stream was closed before the task finished', 'AbortError'));
-        end();
       }
     };
     const stream: AsyncIterableIterator<StreamResult> = {
-      next: () => {
-        const value = ready.shift();
-        if (value !== undefined) {
-          return Promise.resolve({ done: false, value });
-        }
-        if (closed || remaining === 0) {
-          return Promise.resolve({ done: true, value: undefined });
-        }
-        // Pulls made before results arrive are answered in order.
-        return new Promise((resolve) => pulls.push(resolve));
-      },
+      next: () => batch.pull(),
       return: () => {
         close();
         return Promise.resolve({ done: true, value: undefined });
@@ -302,7 +257,7 @@ export class Dispatcher {
   ): Map<string, Promise<DispatchResult<ResultOf<T[number]>>>>;
   dispatchNowait(tasks: readonly TaskLike[]): Map<string, Promise<DispatchResult>> {
     const promises = new Map<string, Promise<DispatchResult>>();
-    for (const job of this.#accept(checkTaskList(tasks), false)) {
+    for (const job of this.#accept(checkTaskList(tasks), new Gate(this.#scheduler.hops), null)) {
       promises.set(job.id, this.#promiseOf(job));
     }
     // Background work too: one promise for the batch, which never rejects.
@@ -312,16 +267,16 @@ export class Dispatcher {
 
   /** The task's result once it has finished; `undefined` while it is pending or running, or for an unknown id. */
   getResult<R = unknown>(id: string): DispatchResult<R> | undefined {
-    return this.#store.get(id) as DispatchResult<R> | undefined;
+    return this.#registry.store.get(id) as DispatchResult<R> | undefined;
   }
 
   /** Resolves with the task's result when it finishes; rejects with a `TaskIdError` for an id never seen or evicted. */
   waitFor<R = unknown>(id: string): Promise<DispatchResult<R>> {
-    const job = this.#live.get(id);
+    const job = this.#registry.find(id);
     if (job !== undefined) {
       return this.#promiseOf(job) as Promise<DispatchResult<R>>;
     }
-    const result = this.#store.get(id);
+    const result = this.#registry.store.get(id);
     if (result !== undefined) {
       return Promise.resolve(result as DispatchResult<R>);
     }
@@ -341,14 +296,15 @@ export class Dispatcher {
     }
     this.#closed = true;
     if (!wait) {
-      this.#cancel(this.#live.values(), new DOMException('The dispatcher shut down', 'AbortError'));
+      this.#cancel(this.#registry.unfinished(), new DOMException('The dispatcher shut down', 'AbortError'));
     }
     return this.onIdle();
   }
 
   /** Resolves when nothing is queued, running or waiting to retry, and no slot is held (timed-out tasks inside their grace included). */
   onIdle(): Promise<void> {
-    if (this.#scheduler.queued + this.#scheduler.running + this.#scheduler.waiting === 0) {
+    const scheduler = this.#scheduler;
+    if (scheduler.queued + scheduler.running + scheduler.waiting === 0) {
       return Promise.resolve();
     }
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
@@ -365,7 +321,7 @@ export class Dispatcher {
   /** Counts, the limit in force, throughput and duration percentiles over the last 1024 tasks. */
   stats(): DispatcherStats {
     const scheduler = this.#scheduler;
-    return this.#stats.snapshot(scheduler.queued + scheduler.waiting, scheduler.running, scheduler.limit, scheduler.retries);
+    return this.#stats.snapshot(scheduler.queued + scheduler.waiting, scheduler.running, scheduler.limit, scheduler.outcomes.retries);
   }
 
   /** `await using dispatcher = new Dispatcher()` shuts it down, waiting for its tasks, at the end of the block. */
@@ -373,51 +329,16 @@ export class Dispatcher {
     return this.shutdown(true);
   }
 
-  #accept(inputs: readonly unknown[], single: boolean, group: JobGroup | null = null): Job[] {
+  #accept(inputs: readonly unknown[], gate: Gate, batch: DispatchBatch | StreamBatch | null): Job[] {
     if (this.#closed) {
       throw new ShutdownError();
     }
-    const live = this.#live;
-    const jobs: Job[] = [];
-    // One gate for the call: the batch's functions run in the caller's async context.
-    const gate = new Gate(this.#scheduler.hops);
-    try {
-      for (let i = 0; i < inputs.length; i++) {
-        const input = inputs[i];
-        const fields = readTaskFields(input, single ? undefined : i);
-        // A repeat within the batch is caught too: its first occurrence is already in `live`.
-        if (live.has(fields.id)) {
-          throw new TaskIdError(fields.id, 'is already pending or running');
-        }
-        const { timeoutMs, totalTimeoutMs, retry } = fields;
-        const shared = this.#settings;
-        // A task that overrides nothing shares the dispatcher's settings object.
-        const settings: JobSettings =
-          timeoutMs === undefined && totalTimeoutMs === undefined && retry === undefined
-            ? shared
-            : {
-                timeoutMs: timeoutMs ?? shared.timeoutMs,
-                totalTimeoutMs: totalTimeoutMs ?? shared.totalTimeoutMs,
-                retry: retry === undefined ? shared.retry : resolveRetry(`${single ? 'task' : `tasks[${i}]`}.retry`, retry, shared.retry),
-              };
-        const job = new Job(fields, costOf(fields, input, single ? undefined : i), settings, isTask(input) ? input : null, group, i, gate);
-        live.set(job.id, job);
-        jobs.push(job);
-      }
-    } catch (error) {
-      // All or nothing: a batch with one bad task queues none of them.
-      for (const job of jobs) {
-        live.delete(job.id);
-      }
-      throw error;
-    }
+    const jobs = this.#registry.accept(inputs, gate, batch);
+    const scheduler = this.#scheduler;
     for (const job of jobs) {
-      if (job.task !== null) {
-        track(job.task, 'pending');
-      }
-      this.#store.delete(job.id);
-      this.#scheduler.enqueue(job);
+      scheduler.add(job);
     }
+    scheduler.poke();
     return jobs;
   }
 
@@ -442,21 +363,22 @@ export class Dispatcher {
 
   /** Ends unfinished jobs at the budget's end (queued and waiting ones) or the deadline (running ones too). */
   #expire(error: string, running: boolean): void {
-    const jobs = [...this.#live.values()].filter((job) => running || job.state !== RUNNING);
+    const jobs = [...this.#registry.unfinished()].filter((job) => running || job.state !== RUNNING);
     this.#cancel(jobs, new DOMException(error, running ? 'TimeoutError' : 'AbortError'));
   }
 
   #record(job: Job, result: DispatchResult): void {
-    this.#live.delete(job.id);
-    this.#store.add(result);
+    this.#registry.record(job, result);
     this.#stats.record(result, job.startedAt + result.durationMs);
-    if (job.task !== null) {
-      track(job.task, result);
-    }
-    job.group?.settle(job.index, result);
-    if (job.waiters !== null) {
-      resolveAll(job.waiters, result);
+    job.owner?.settle(job, result);
+    const { waiters } = job;
+    if (waiters !== null) {
       job.waiters = null;
+      if (typeof waiters === 'function') {
+        waiters(result);
+      } else {
+        resolveAll(waiters, result);
+      }
     }
     if (this.#events.has('settle')) {
       this.#events.emit('settle', result, job);
@@ -465,7 +387,8 @@ export class Dispatcher {
 
   #promiseOf(job: Job): Promise<DispatchResult> {
     return new Promise((resolve) => {
-      (job.waiters ??= []).push(resolve);
+      const { waiters } = job;
+      job.waiters = waiters === null ? resolve : typeof waiters === 'function' ? [waiters, resolve] : (waiters.push(resolve), waiters);
     });
   }
 
@@ -480,6 +403,17 @@ function resolveAll<T>(waiters: readonly ((value: T) => void)[], value: T): void
   for (const resolve of waiters) {
     resolve(value);
   }
+}
+
+/** Both callbacks, one after the other; either may be absent. */
+function chain(first: (() => void) | null, second: (() => void) | undefined): (() => void) | null {
+  if (first === null || second === undefined) {
+    return first ?? second ?? null;
+  }
+  return () => {
+    first();
+    second();
+  };
 }
 
 function checkTaskList(tasks: unknown): readonly unknown[] {

@@ -38,6 +38,9 @@ export interface EventSubject {
 // Symbol.for, so the ESM and the CommonJS builds of duta/otel and duta (mixed in one app) agree on it.
 export const INSTRUMENT = Symbol.for('duta.instrument');
 
+/** A dispatcher's switch, for `duta/otel`: each `submit` captures its caller's async context. */
+export const SUBMIT_CONTEXT = Symbol.for('duta.submitContext');
+
 /** A listener that also hears the subject of the event. */
 export type InternalListener<K extends EventName> = (payload: DispatcherEvents[K], subject: EventSubject | undefined) => void;
 

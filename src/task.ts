@@ -1,7 +1,7 @@
 import { type RetryOptions, resolveRetry, retryDefaults } from './policies/retry.js';
 import type { DispatchResult } from './result.js';
 import type { TaskArgs, TaskFunction, TaskInit, TaskLike, TaskResultOf, TaskStatus } from './types.js';
-import { checkDuration, checkFinite, checkNumber, checkObject, checkString, checkType, invalidType } from './validate.js';
+import { checkDuration, checkFinite, checkNumber, checkObject, checkString, checkType, invalidType, suggestion } from './validate.js';
 
 /**
  * Marks Task instances across copies of this package: an app that loads both the ESM and the CommonJS
@@ -74,24 +74,31 @@ export interface TaskFields {
   readonly cost: number | ((task: TaskLike) => number) | undefined;
 }
 
+/** The fields a task may have; any other is refused, so a typo such as `arg` is not silently ignored. */
+export const taskFields: readonly string[] = ['id', 'func', 'args', 'priority', 'timeoutMs', 'totalTimeoutMs', 'retry', 'key', 'cost'];
+
 const nameOf = (at: number | undefined, field = ''): string => (at === undefined ? 'task' : `tasks[${at}]`) + field;
 
+/** Shared by every task without arguments, so that none allocates an array of its own. */
+export const noArgs: readonly unknown[] = Object.freeze([]);
+
 /**
- * Validates a `Task` or a plain task object; `at` is its index in a batch, named in error messages
- * (`tasks[2].id`), or undefined for a single `task`. Names are built only when a check fails.
+ * Validates a `Task` or a plain task object without copying it; `at` is its index in a batch, named in
+ * error messages (`tasks[2].id`), or undefined for a single `task`. Names are built only when a check fails.
  */
-export function readTaskFields(input: unknown, at?: number): TaskFields {
+export function checkTask(input: unknown, at?: number): asserts input is TaskLike {
   if (isTask(input)) {
-    return input;
+    // Checked when it was made.
+    return;
   }
-  const { id, func, args = [], priority = 0, timeoutMs, totalTimeoutMs, retry, key, cost } = (input ?? {}) as Partial<TaskLike>;
+  const { id, func, args, priority, timeoutMs, totalTimeoutMs, retry, key, cost } = (input ?? {}) as Partial<TaskLike>;
   if (
     !(
       typeof id === 'string' &&
       id !== '' &&
       typeof func === 'function' &&
-      Array.isArray(args) &&
-      Number.isFinite(priority) &&
+      (args === undefined || Array.isArray(args)) &&
+      (priority === undefined || Number.isFinite(priority)) &&
       (timeoutMs === undefined || (typeof timeoutMs === 'number' && timeoutMs > 0)) &&
       typeof input === 'object' &&
       !Array.isArray(input)
@@ -101,11 +108,27 @@ export function readTaskFields(input: unknown, at?: number): TaskFields {
     checkObject(nameOf(at), input);
     checkString(nameOf(at, '.id'), id);
     checkType(nameOf(at, '.func'), func, 'function');
-    if (!Array.isArray(args)) {
+    if (args !== undefined && !Array.isArray(args)) {
       invalidType(nameOf(at, '.args'), 'an array', args);
     }
-    checkFinite(nameOf(at, '.priority'), priority);
+    checkFinite(nameOf(at, '.priority'), priority ?? 0);
     checkDuration(nameOf(at, '.timeoutMs'), timeoutMs as number);
+  }
+  for (const field in input as object) {
+    switch (field) {
+      case 'id':
+      case 'func':
+      case 'args':
+      case 'priority':
+      case 'timeoutMs':
+      case 'totalTimeoutMs':
+      case 'retry':
+      case 'key':
+      case 'cost':
+        continue;
+      default:
+        unknownField(nameOf(at), field);
+    }
   }
   if (totalTimeoutMs !== undefined) {
     checkDuration(nameOf(at, '.totalTimeoutMs'), totalTimeoutMs);
@@ -119,7 +142,17 @@ export function readTaskFields(input: unknown, at?: number): TaskFields {
   if (cost !== undefined && typeof cost !== 'function') {
     checkCost(nameOf(at, '.cost'), cost);
   }
-  return { id, func, args, priority, timeoutMs, totalTimeoutMs, retry, key, cost } as TaskFields;
+}
+
+function unknownField(task: string, field: string): never {
+  throw new TypeError(`Unknown task field \`${task}.${field}\`${suggestion(field, taskFields)}`);
+}
+
+/** Validates a task and copies its fields, with their defaults: what a `Task` is made of. */
+export function readTaskFields(input: unknown, at?: number): TaskFields {
+  checkTask(input, at);
+  const { id, func, args = noArgs, priority = 0, timeoutMs, totalTimeoutMs, retry, key, cost } = input;
+  return { id, func, args, priority, timeoutMs, totalTimeoutMs, retry, key, cost };
 }
 
 /** A token estimate: a finite number ≥ 0. */
@@ -127,12 +160,12 @@ export const checkCost = (name: string, value: unknown): number =>
   checkNumber(name, value, 'a finite number ≥ 0 (estimated tokens), or a function returning one', (n) => n >= 0 && n !== Infinity);
 
 /** The task's estimated tokens: its `cost`, or what its `cost` function returns for it. */
-export function costOf(fields: TaskFields, input: unknown, at?: number): number {
-  const { cost } = fields;
+export function costOf(input: TaskLike, at?: number): number {
+  const { cost } = input;
   if (cost === undefined) {
     return 0;
   }
-  return checkCost(nameOf(at, '.cost()'), typeof cost === 'function' ? cost(input as TaskLike) : cost);
+  return checkCost(nameOf(at, '.cost()'), typeof cost === 'function' ? cost(input) : cost);
 }
 
 /** Writes a task's progress fields, which are read-only to everyone else: a status before the end, then its result. */

@@ -1,7 +1,7 @@
 import { type Attributes, context, type Span, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
 import { now } from '../clock.js';
 import type { Dispatcher } from '../dispatcher.js';
-import { INSTRUMENT } from '../events.js';
+import { INSTRUMENT, SUBMIT_CONTEXT } from '../events.js';
 import { openAiUsage } from '../policies/budget.js';
 
 export interface InstrumentOptions {
@@ -11,7 +11,7 @@ export interface InstrumentOptions {
 
 /**
  * Traces a dispatcher: a span per task attempt named `duta.task`, a child of the span active where the
- * task was submitted, with `duta.task.id`, `duta.task.attempt`, `duta.task.priority`, `duta.task.key`
+ * task was submitted (it turns on the dispatcher's `submitContext` until stopped), with `duta.task.id`, `duta.task.attempt`, `duta.task.priority`, `duta.task.key`
  * (when set), `duta.queue.wait_ms`, `duta.task.status` and `duta.task.tokens` (when known); status ERROR
  * when the attempt fails; events for the retry it leads to and for pauses while it runs. A task cancelled
  * before it started gets no span. Returns the function that stops tracing.
@@ -24,6 +24,10 @@ export function instrument(dispatcher: Dispatcher, options: InstrumentOptions = 
     throw new TypeError('Expected `options.tracer` to be an OpenTelemetry Tracer');
   }
   const tracer = options.tracer ?? trace.getTracer('duta');
+  // Each submit captures its caller's context from now on, so its span is a child of the submitter's.
+  const target = dispatcher as unknown as { [SUBMIT_CONTEXT]: boolean };
+  const captured = target[SUBMIT_CONTEXT];
+  target[SUBMIT_CONTEXT] = true;
   /** The open span of each running attempt, by task id. */
   const open = new Map<string, Span>();
   const end = (taskId: string, status: string, error: string | null, tokens: number | undefined): void => {
@@ -71,6 +75,7 @@ export function instrument(dispatcher: Dispatcher, options: InstrumentOptions = 
     }),
   ];
   return () => {
+    target[SUBMIT_CONTEXT] = captured;
     for (const off of offs) {
       off();
     }

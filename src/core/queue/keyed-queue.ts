@@ -1,4 +1,4 @@
-import { type Job, QUEUED } from './job.js';
+import { type Job, QUEUED } from '../job.js';
 import { PriorityQueue } from './priority-queue.js';
 
 /**

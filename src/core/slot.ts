@@ -2,30 +2,48 @@ import { now, setTimer, type Timer } from '../clock.js';
 import { messageOf } from '../result.js';
 import { track } from '../task.js';
 import { Attempt } from './attempt.js';
-import type { Gate } from './gate.js';
-import { type Job, RUNNING } from './job.js';
-import type { Scheduler } from './scheduler.js';
+import type { Gate, Hops } from './gate.js';
+import { type Job, RUNNING, type Runner } from './job.js';
+import type { Expiring, TimeoutList } from './timeouts.js';
+
+/** How an attempt ended, as a slot tells its host. */
+export interface Ending {
+  readonly status: 'done' | 'failed' | 'timeout' | 'cancelled';
+  readonly outcome: unknown;
+  /** The failure's message; '' for a success. */
+  readonly error: string;
+  /** No retry: a cancel, or the total time spent. */
+  readonly final: boolean;
+}
+
+/** What a slot needs from the scheduler that granted it. */
+export interface SlotHost {
+  readonly hops: Hops;
+  readonly abortGraceMs: number;
+  /** Slots held now. */
+  readonly running: number;
+  /** Adaptive mode's count of cuts. */
+  readonly cuts: number;
+  /** The next job to start on this slot, or undefined when the slot should leave. */
+  take(): Job | undefined;
+  /** Milliseconds an attempt may run before the deadline; null without a deadline. */
+  readonly timeLeft: (() => number) | null;
+  readonly deadlineReason: string;
+  /** An attempt starts (for `start` listeners). */
+  started(job: Job): void;
+  /** An attempt ended; `inflight` and `cuts` are the slots held and the cuts made when it started. */
+  settle(job: Job, ending: Ending, inflight: number, cuts: number, attempt: Attempt): void;
+  /** A slot's job no longer holds it. */
+  finished(): void;
+  /** A slot found nothing to start and goes back to p-limit. */
+  leave(): void;
+}
 
 /** Which limit an attempt's timer stands for: its own `timeoutMs`, what is left of `totalTimeoutMs`, or the deadline. */
 const OWN = 0;
 const TOTAL = 1;
 const DEADLINE_CUT = 2;
 type Cut = typeof OWN | typeof TOTAL | typeof DEADLINE_CUT;
-
-const onTimeout = (slot: Slot): void => {
-  const job = slot.job as Job;
-  if (slot.cut === DEADLINE_CUT) {
-    // The timer was cut to the deadline: the task is cancelled by it, not timed out.
-    const reason = slot.scheduler.deadlineReason;
-    slot.abort('cancelled', new DOMException(reason, 'TimeoutError'), `task ${JSON.stringify(job.id)} was cancelled: ${reason}`, true);
-    return;
-  }
-  const { timeoutMs, totalTimeoutMs } = job.settings;
-  const total = slot.cut === TOTAL;
-  const ms = total ? totalTimeoutMs : timeoutMs;
-  const error = total ? job.totalTimeoutError() : `task ${JSON.stringify(job.id)} timed out after ${ms} ms`;
-  slot.abort('timeout', timeoutReason(ms), error, total);
-};
 
 let shared: { ms: number; at: number; reason: DOMException } | undefined;
 
@@ -42,28 +60,19 @@ function timeoutReason(ms: number): DOMException {
   return shared.reason;
 }
 
-/** The grace is over and the aborted function still runs: this slot is abandoned and a fresh one carries on. */
-const onGrace = (slot: Slot): void => {
-  const job = slot.job as Job;
-  // A retry of the job may be running on another slot by now.
-  if (job.slot === slot) {
-    job.slot = null;
-  }
-  slot.job = null;
-  slot.scheduler.finished();
-  new Slot(slot.scheduler, slot.release).next();
-};
+const onOwnTimer = (slot: Slot): void => slot.expire();
+const onGrace = (slot: Slot): void => slot.abandon();
 
 /**
  * One slot granted by p-limit: it runs queued jobs back to back, one at a time, and gives the slot
  * back (`release`) when nothing is left to start. Its settle handlers are made once per slot, not per
- * task, and a timer gets the slot as its argument rather than a closure.
+ * task, and its attempt's timeout is an entry in a shared expiry list, not a timer of its own.
  *
  * An aborted job (timed out or cancelled) has its outcome settled at the abort, while the slot stays
  * held until the function settles or `abortGraceMs` runs out: cooperative tasks never push real
  * concurrency above the cap, and uncooperative ones cannot wedge the dispatcher.
  */
-export class Slot {
+export class Slot implements Runner, Expiring {
   /** The job running here; null once the slot has moved on or been abandoned. */
   job: Job | null = null;
   #attempt: Attempt | null = null;
@@ -71,25 +80,30 @@ export class Slot {
   #inflight = 0;
   /** Adaptive mode's count of cuts when the attempt started. */
   #cuts = 0;
-  #timer: Timer;
-  /** Which limit the running attempt's timer stands for. */
-  cut: Cut = OWN;
+  /** A timer of the slot's own: a cut timeout, or the grace after an abort. */
+  #timer: Timer = undefined;
+  /** Which limit the running attempt's timeout stands for. */
+  #cut: Cut = OWN;
   /** The gate whose async context this slot is running in now, if any. */
   #context: Gate | null = null;
+  expiresAt = 0;
+  before: Expiring | null = null;
+  after: Expiring | null = null;
+  list: TimeoutList | null = null;
 
   constructor(
-    readonly scheduler: Scheduler,
+    readonly host: SlotHost,
     readonly release: () => void,
   ) {}
 
   /** Runs queued jobs until one is pending on a promise (its handler resumes here) or none is left. */
   next(): void {
-    for (let job = this.scheduler.take(); job !== undefined; job = this.scheduler.take()) {
+    for (let job = this.host.take(); job !== undefined; job = this.host.take()) {
       if (this.#start(job)) {
         return;
       }
     }
-    this.scheduler.leave();
+    this.host.leave();
     this.release();
   }
 
@@ -102,24 +116,54 @@ export class Slot {
     if (!this.#current(job)) {
       return;
     }
-    clearTimeout(this.#timer);
+    this.#disarm();
     const attempt = this.#attempt as Attempt;
-    this.scheduler.settle(job, status, reason, error, final, this.#inflight, this.#cuts, Attempt.usage(attempt));
+    this.host.settle(job, { status, outcome: reason, error, final }, this.#inflight, this.#cuts, attempt);
     Attempt.abort(attempt, reason);
-    this.#timer = setTimer(this.scheduler.abortGraceMs, onGrace, this);
+    this.#timer = setTimer(this.host.abortGraceMs, onGrace, this);
+  }
+
+  /** The attempt's time is up (from its expiry list or its own timer). */
+  expire(): void {
+    const job = this.job as Job;
+    this.#timer = undefined;
+    if (this.#cut === DEADLINE_CUT) {
+      // The timer was cut to the deadline: the task is cancelled by it, not timed out.
+      const reason = this.host.deadlineReason;
+      this.abort('cancelled', new DOMException(reason, 'TimeoutError'), `task ${JSON.stringify(job.id)} was cancelled: ${reason}`, true);
+      return;
+    }
+    const { timeoutMs, totalTimeoutMs } = job.settings;
+    const total = this.#cut === TOTAL;
+    const ms = total ? totalTimeoutMs : timeoutMs;
+    const error = total ? job.totalTimeoutError() : `task ${JSON.stringify(job.id)} timed out after ${ms} ms`;
+    this.abort('timeout', timeoutReason(ms), error, total);
+  }
+
+  /** The grace is over and the aborted function still runs: this slot is abandoned and a fresh one carries on. */
+  abandon(): void {
+    const job = this.job as Job;
+    // A retry of the job may be running on another slot by now.
+    if (job.runner === this) {
+      job.runner = null;
+    }
+    this.job = null;
+    this.host.finished();
+    new Slot(this.host, this.release).next();
   }
 
   /** Starts `job`; returns true when it is pending on a promise. */
   #start(job: Job): boolean {
+    const host = this.host;
     this.job = job;
-    job.slot = this;
+    job.runner = this;
     job.state = RUNNING;
     const attempt = (this.#attempt = new Attempt(job.id, ++job.attempts));
-    this.#inflight = this.scheduler.running;
-    if (job.group !== null) {
-      job.group.running++;
+    this.#inflight = host.running;
+    this.#cuts = host.cuts;
+    if (job.owner !== null) {
+      job.owner.running++;
     }
-    this.#cuts = this.scheduler.cuts;
     if (job.task !== null) {
       track(job.task, 'running');
     }
@@ -127,23 +171,45 @@ export class Slot {
     if (job.startedAt < 0) {
       job.startedAt = start;
     }
-    const { timeoutMs, totalTimeoutMs } = job.settings;
-    // Cut to what is left of the total, and of the time before the deadline; the message says which.
-    const total = job.startedAt + totalTimeoutMs - start;
-    const deadline = this.scheduler.timeLeft();
-    const ms = Math.min(timeoutMs, total, deadline);
-    this.cut = ms === timeoutMs ? OWN : ms === total ? TOTAL : DEADLINE_CUT;
-    this.#timer = setTimer(ms, onTimeout, this);
-    // The function runs in the async context its task was submitted from: directly when this slot is
-    // already in it (the next task of the same batch), else through the job's gate.
+    this.#arm(job, start);
+    // The function runs in the async context it should run in: directly when this slot is already in
+    // it and no function started before it still waits for its gate (start order holds), else through
+    // the job's gate.
     const { gate } = job;
-    const { hops } = this.scheduler;
-    // Directly only when no function started before it is still waiting for its gate: start order holds.
-    if (gate === null || (gate === this.#context && hops.empty)) {
+    const { hops } = host;
+    if (gate === this.#context && hops.empty) {
       return this.#invoke(job, attempt);
     }
     hops.run(gate, this.#hop);
     return true;
+  }
+
+  /** Starts the attempt's timeout: in its shared list, unless a total timeout or the deadline cuts it short. */
+  #arm(job: Job, start: number): void {
+    const { timeoutMs, totalTimeoutMs, timeouts } = job.settings;
+    this.#cut = OWN;
+    let ms = timeoutMs;
+    const { timeLeft } = this.host;
+    if (totalTimeoutMs !== Infinity || timeLeft !== null) {
+      const total = job.startedAt + totalTimeoutMs - start;
+      const deadline = timeLeft === null ? Infinity : timeLeft();
+      ms = Math.min(timeoutMs, total, deadline);
+      this.#cut = ms === timeoutMs ? OWN : ms === total ? TOTAL : DEADLINE_CUT;
+    }
+    if (this.#cut === OWN && timeouts !== null) {
+      timeouts.add(this, start);
+    } else if (ms !== Infinity) {
+      this.#timer = setTimer(ms, onOwnTimer, this);
+    }
+  }
+
+  /** Stops the attempt's timeout, and any timer of the slot's own. */
+  #disarm(): void {
+    this.list?.remove(this);
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
   }
 
   /** In the job's gate, a microtask after its start: runs the function, then carries on with the queue. */
@@ -160,12 +226,11 @@ export class Slot {
     } else if (!this.#invoke(job, this.#attempt as Attempt)) {
       this.next();
     }
-    this.#context = null;
   };
 
   /** Calls the job's function; returns true when it is pending on a promise. */
   #invoke(job: Job, attempt: Attempt): boolean {
-    this.scheduler.started(job);
+    this.host.started(job);
     let value: unknown;
     try {
       // No spread for the common task without arguments.
@@ -193,34 +258,33 @@ export class Slot {
       this.#context = job.gate;
       this.#end(job, status, outcome);
       this.next();
-      this.#context = null;
     }
   }
 
   #end(job: Job, status: 'done' | 'failed', outcome: unknown): void {
-    clearTimeout(this.#timer);
     // A late outcome is dropped: the attempt was settled when it timed out or was cancelled, and the
     // job may have been settled since, or be running its retry on another slot.
     if (this.#current(job)) {
+      this.#disarm();
       const error = status === 'done' ? '' : messageOf(outcome, job.id);
-      this.scheduler.settle(job, status, outcome, error, false, this.#inflight, this.#cuts, Attempt.usage(this.#attempt as Attempt));
+      this.host.settle(job, { status, outcome, error, final: false }, this.#inflight, this.#cuts, this.#attempt as Attempt);
     }
     this.#free(job);
   }
 
   /** Whether `job`'s running attempt is this slot's, not yet settled. */
   #current(job: Job): boolean {
-    return job.state === RUNNING && job.slot === this;
+    return job.state === RUNNING && job.runner === this;
   }
 
   /** The slot lets go of `job` and is free for the next. */
   #free(job: Job): void {
-    clearTimeout(this.#timer);
-    if (job.slot === this) {
-      job.slot = null;
+    this.#disarm();
+    if (job.runner === this) {
+      job.runner = null;
     }
     this.job = null;
     this.#attempt = null;
-    this.scheduler.finished();
+    this.host.finished();
   }
 }

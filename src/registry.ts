@@ -1,0 +1,159 @@
+import type { Batch } from './batch.js';
+import { Gate, type Hops } from './core/gate.js';
+import { Job, type JobOwner, type JobSettings, SETTLED } from './core/job.js';
+import type { Timeouts } from './core/timeouts.js';
+import { TaskIdError } from './errors.js';
+import { resolveRetry } from './policies/retry.js';
+import type { DispatchResult } from './result.js';
+import { ResultStore } from './result-store.js';
+import { checkTask, costOf, isTask, noArgs, track } from './task.js';
+import type { TaskLike } from './types.js';
+
+/**
+ * The dispatcher's records of its tasks: jobs of `submit` and `dispatchNowait` by id, the live batches
+ * of `dispatch` and `stream` calls (each holding its own ids), and the finished results. It turns task
+ * inputs into jobs, and keeps ids unique among unfinished tasks.
+ */
+export class Registry {
+  /** Unfinished jobs of `submit` and `dispatchNowait`, by id. */
+  readonly #live = new Map<string, Job>();
+  /** Batches with unfinished jobs. */
+  readonly #batches = new Set<Batch>();
+  readonly store: ResultStore;
+
+  constructor(
+    maxResults: number,
+    /** What every job gets unless its task overrides it. */
+    readonly settings: JobSettings,
+    readonly timeouts: Timeouts,
+    readonly hops: Hops,
+  ) {
+    this.store = new ResultStore(maxResults, (id) => this.find(id) !== undefined);
+  }
+
+  /** The unfinished job with this id, wherever it was accepted. */
+  find(id: string): Job | undefined {
+    const job = this.#live.size === 0 ? undefined : this.#live.get(id);
+    if (job !== undefined || this.#batches.size === 0) {
+      return job;
+    }
+    for (const batch of this.#batches) {
+      const found = batch.live(id);
+      if (found !== undefined) {
+        return found;
+      }
+    }
+    return undefined;
+  }
+
+  /** Every unfinished job. */
+  *unfinished(): Generator<Job> {
+    yield* this.#live.values();
+    for (const batch of this.#batches) {
+      for (const job of batch.ids.values()) {
+        if (job.state !== SETTLED) {
+          yield job;
+        }
+      }
+    }
+  }
+
+  /** Validates one submitted task and makes its job. */
+  acceptOne(input: unknown, gate: Gate): Job {
+    checkTask(input);
+    const { id } = input;
+    if (this.find(id) !== undefined) {
+      throw new TaskIdError(id, 'is already pending or running');
+    }
+    const job = this.#jobOf(input, undefined, null, gate, 0);
+    this.#live.set(id, job);
+    if (job.task !== null) {
+      track(job.task, 'pending');
+    }
+    this.store.forget(id);
+    return job;
+  }
+
+  /** Validates the inputs and makes their jobs; all or nothing: one bad task and none is accepted. */
+  accept(inputs: readonly unknown[], gate: Gate, batch: Batch | null): Job[] {
+    const jobs: Job[] = [];
+    // A batch's ids stay in its map; a `dispatchNowait` call's need one only to catch repeats.
+    const ids = batch?.ids ?? (inputs.length > 1 ? new Map<string, Job>() : undefined);
+    try {
+      for (let i = 0; i < inputs.length; i++) {
+        const input = inputs[i];
+        checkTask(input, i);
+        const { id } = input;
+        const first = ids?.get(id);
+        if (first !== undefined) {
+          throw new TaskIdError(id, `is repeated in the batch (tasks[${first.index}] and tasks[${i}])`);
+        }
+        if (this.find(id) !== undefined) {
+          throw new TaskIdError(id, 'is already pending or running');
+        }
+        const job = this.#jobOf(input, i, batch, gate, i);
+        ids?.set(id, job);
+        jobs.push(job);
+      }
+    } catch (error) {
+      ids?.clear();
+      throw error;
+    }
+    if (batch === null) {
+      for (const job of jobs) {
+        this.#live.set(job.id, job);
+      }
+    } else if (jobs.length > 0) {
+      this.#batches.add(batch);
+      batch.onEnd = () => this.#batches.delete(batch);
+    }
+    const { store } = this;
+    for (const job of jobs) {
+      if (job.task !== null) {
+        track(job.task, 'pending');
+      }
+      // A resubmitted id's old result is gone: `getResult` says it is unfinished again.
+      store.forget(job.id);
+    }
+    return jobs;
+  }
+
+  /** A job's one result: its id is free again, and the result is kept for lookups. */
+  record(job: Job, result: DispatchResult): void {
+    if (job.owner === null) {
+      this.#live.delete(job.id);
+    }
+    this.store.add(result);
+    if (job.task !== null) {
+      track(job.task, result);
+    }
+  }
+
+  #jobOf(input: TaskLike, at: number | undefined, owner: JobOwner | null, gate: Gate, index: number): Job {
+    const { timeoutMs, totalTimeoutMs, retry } = input;
+    const shared = this.settings;
+    // A task that overrides nothing shares the dispatcher's settings object.
+    const settings: JobSettings =
+      timeoutMs === undefined && totalTimeoutMs === undefined && retry === undefined
+        ? shared
+        : {
+            timeoutMs: timeoutMs ?? shared.timeoutMs,
+            totalTimeoutMs: totalTimeoutMs ?? shared.totalTimeoutMs,
+            retry: retry === undefined ? shared.retry : resolveRetry(`${at === undefined ? 'task' : `tasks[${at}]`}.retry`, retry, shared.retry),
+            timeouts: timeoutMs === undefined ? shared.timeouts : this.timeouts.listFor(timeoutMs),
+          };
+    return new Job(
+      input.id,
+      input.func,
+      input.args ?? noArgs,
+      input.priority ?? 0,
+      input.key ?? '',
+      costOf(input, at),
+      settings,
+      isTask(input) ? input : null,
+      owner,
+      index,
+      gate,
+    );
+  }
+}
