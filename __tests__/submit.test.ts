@@ -137,6 +137,29 @@ describe('results', () => {
     expect([...d.results.keys()][0]).toBe(`t${n - 100}`);
   });
 
+  test('results nobody reads stay bounded by maxResults, and the newest are there when read', async () => {
+    const d = new Dispatcher({ maxResults: 10, maxWorkers: 4 });
+    for (let round = 0; round < 5; round++) {
+      await d.dispatch(Array.from({ length: 100 }, (_, i) => ({ id: `r${round}-${i}`, func: () => i })));
+    }
+    expect(d.results.size).toBe(10);
+    expect([...d.results.keys()]).toEqual(Array.from({ length: 10 }, (_, i) => `r4-${90 + i}`));
+    expect(d.getResult('r4-99')?.result).toBe(99);
+  });
+
+  test('a result finished before its id was accepted again is not shown while the new task runs', async () => {
+    const d = new Dispatcher();
+    await d.dispatch([{ id: 'x', func: () => 'old' }]);
+    const gate = deferred<string>();
+    const again = d.dispatch([{ id: 'x', func: () => gate.promise }]);
+    // Read only now: the old result was never folded in before the id came back.
+    expect(d.getResult('x')).toBeUndefined();
+    expect(d.results.has('x')).toBe(false);
+    gate.resolve('new');
+    await again;
+    expect(d.getResult('x')?.result).toBe('new');
+  });
+
   test('Infinity keeps every result', async () => {
     const d = new Dispatcher({ maxResults: Infinity });
     await d.dispatch(Array.from({ length: 20_000 }, (_, i) => ({ id: `t${i}`, func: () => i })));

@@ -11,6 +11,52 @@ afterEach(() => {
 });
 
 
+describe('shared timeout lists', () => {
+  test('attempts with the same timeoutMs share one timer, and each still ends exactly at its own time', async () => {
+    const d = new Dispatcher({ maxWorkers: 100, timeoutMs: 50, abortGraceMs: 1 });
+    const results = d.dispatch(
+      Array.from({ length: 100 }, (_, i) => ({
+        id: `t${i}`,
+        // Starts spread over 10 ms: each attempt is due at its own start + 50 ms.
+        func: (ctx: { signal: AbortSignal }) => new Promise((resolve) => setTimeout(resolve, i % 10)).then(() => untilAborted(ctx)),
+      })),
+    );
+    await flush();
+    // The hundred tasks' own 0-9 ms waits, and one timer for all their timeouts.
+    expect(jest.getTimerCount()).toBe(101);
+    await advance(60);
+    const all = await results;
+    expect(all.every((r) => r.status === 'timeout' && r.durationMs === 50)).toBe(true);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  test('a task\'s own timeoutMs gets a list of its own, and a total timeout cutting an attempt short a timer of its own', async () => {
+    const d = new Dispatcher({ maxWorkers: 3, timeoutMs: 100, abortGraceMs: 1 });
+    const results = d.dispatch([
+      { id: 'default', func: untilAborted },
+      { id: 'own', timeoutMs: 30, func: untilAborted },
+      { id: 'total', totalTimeoutMs: 20, func: untilAborted },
+    ]);
+    await flush();
+    expect(jest.getTimerCount()).toBe(3);
+    await advance(100);
+    expect((await results).map((r) => [r.taskId, r.status, r.durationMs])).toEqual([
+      ['default', 'timeout', 100],
+      ['own', 'timeout', 30],
+      ['total', 'timeout', 20],
+    ]);
+  });
+
+  test('an idle dispatcher holds no timeout timer, though its list outlives the work', async () => {
+    const d = new Dispatcher({ timeoutMs: 1_000 });
+    await d.dispatch([{ id: 'quick', func: () => 1 }]);
+    expect(jest.getTimerCount()).toBe(0);
+    const late = d.dispatch([{ id: 'slow', func: untilAborted }]);
+    await advance(1_000);
+    expect((await late)[0]?.status).toBe('timeout');
+  });
+});
+
 describe('timeouts', () => {
   test('a task past its timeout is recorded as timed out at that moment, with its signal aborted', async () => {
     const d = new Dispatcher({ timeoutMs: 50 });

@@ -2,6 +2,7 @@
 // Declares Symbol.asyncDispose for users whose `lib` predates it, so the declarations compile for them too.
 import { type Admission, OpenAdmission } from './admission/admission.js';
 import { DeadlineWatch } from './admission/deadline.js';
+import { ATTACH } from './admission/coordinator.js';
 import { LocalAdmission } from './admission/local.js';
 import { type DispatchProgress, DispatchBatch, type StreamResult, StreamBatch } from './batch.js';
 import { Gate } from './core/gate.js';
@@ -72,28 +73,54 @@ export class Dispatcher {
       idle: () => this.#onIdle(),
       empty: () => resolveAll(this.#emptyWaiters.splice(0), undefined),
     }));
-    scheduler.admission = this.#admission(resolved, deadline);
+    scheduler.admission = this.#admission(resolved, deadline, options);
     const { timeoutMs, totalTimeoutMs, retry } = resolved;
     const settings = { timeoutMs, totalTimeoutMs, retry, timeouts: scheduler.timeouts.listFor(timeoutMs, true) };
     this.#registry = new Registry(resolved.maxResults, settings, scheduler.timeouts, scheduler.hops);
     this.#home = new Gate(scheduler.hops);
   }
 
-  /** The cheapest admission that does what the options ask. */
-  #admission(resolved: ResolvedOptions, deadline: DeadlineWatch | null): Admission {
-    const { pause } = this.#scheduler;
-    const { budget, rateLimit } = resolved;
-    if (deadline === null && budget === undefined && rateLimit === undefined) {
-      return new OpenAdmission(pause);
-    }
+  /** The cheapest admission that does what the options ask; a coordinator's when there is one. */
+  #admission(resolved: ResolvedOptions, deadline: DeadlineWatch | null, options: DispatcherOptions | undefined): Admission {
     const scheduler = this.#scheduler;
-    return new LocalAdmission(pause, deadline, budget, rateLimit, {
-      expire: (reason) => this.#expire(reason, false),
-      expireAll: (reason) => this.#expire(reason, true),
-      poke: () => scheduler.refunded(),
+    const { pause, events } = scheduler;
+    const { budget, rateLimit, coordinator } = resolved;
+    const expire = (reason: string): void => this.#expire(reason, false);
+    const expireAll = (reason: string): void => this.#expire(reason, true);
+    const local =
+      deadline === null && budget === undefined && rateLimit === undefined
+        ? new OpenAdmission(pause)
+        : new LocalAdmission(pause, deadline, budget, rateLimit, {
+            expire,
+            expireAll,
+            poke: () => scheduler.refunded(),
+            get pending() {
+              return scheduler.queued + scheduler.waiting;
+            },
+          });
+    if (coordinator === undefined) {
+      return local;
+    }
+    const unstarted = (): Job[] => [...this.#registry.unfinished()].filter((job) => job.state !== RUNNING);
+    return coordinator[ATTACH]({
+      pause,
+      deadline,
+      local,
+      rateLimit: options?.rateLimit,
+      budget: options?.budget,
+      maxWorkers: resolved.maxWorkers,
+      events,
       get pending() {
         return scheduler.queued + scheduler.waiting;
       },
+      expire,
+      expireAll,
+      fail: (error) => {
+        for (const job of unstarted()) {
+          scheduler.fail(job, error);
+        }
+      },
+      poke: () => scheduler.poke(),
     });
   }
 

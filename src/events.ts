@@ -19,6 +19,8 @@ export interface DispatcherEvents {
   limit: { readonly limit: number; readonly previous: number };
   /** Nothing is queued, running or waiting to retry. */
   idle: undefined;
+  /** The fleet coordinator could not be reached (`available: false`, with the `error`), or can again. */
+  coordinator: { readonly available: boolean; readonly error?: string };
 }
 
 export type EventName = keyof DispatcherEvents;
@@ -44,7 +46,7 @@ export const SUBMIT_CONTEXT = Symbol.for('duta.submitContext');
 /** A listener that also hears the subject of the event. */
 export type InternalListener<K extends EventName> = (payload: DispatcherEvents[K], subject: EventSubject | undefined) => void;
 
-const names: readonly EventName[] = ['start', 'settle', 'retry', 'pause', 'resume', 'limit', 'idle'];
+const names: readonly EventName[] = ['start', 'settle', 'retry', 'pause', 'resume', 'limit', 'idle', 'coordinator'];
 
 /** Listeners by event name. Only the dispatcher emits; a listener that throws is skipped over. */
 export class Emitter {

@@ -4,7 +4,8 @@ import { type Deadline, resolveDeadline } from './policies/deadline.js';
 import { RateLimiter, type RateLimitOptions } from './policies/rate-limit.js';
 import { type RetryOptions, type RetryPolicy, resolveRetry, retryDefaults } from './policies/retry.js';
 import { now } from './clock.js';
-import { checkCount, checkDuration, checkNumber, checkOptions, checkType } from './validate.js';
+import { type Coordinator, isCoordinator } from './admission/coordinator.js';
+import { checkCount, checkDuration, checkNumber, checkOptions, checkType, invalidType } from './validate.js';
 
 export interface DispatcherOptions {
   /** Most task functions running at once: an integer ≥ 1, or `Infinity`. Settable later as `dispatcher.maxWorkers`. @default 4 */
@@ -44,6 +45,11 @@ export interface DispatcherOptions {
    * Costs about 1 µs and 260 B per submit. `duta/otel`'s `instrument()` turns it on. @default false
    */
   readonly submitContext?: boolean;
+  /**
+   * Shares `rateLimit`, `budget` and the Retry-After pause with every dispatcher given a coordinator of
+   * the same name, in any process: `redisCoordinator()` from `duta/redis` makes one. @default none
+   */
+  readonly coordinator?: Coordinator;
 }
 
 export interface ResolvedOptions {
@@ -61,6 +67,7 @@ export interface ResolvedOptions {
   readonly usageOf: (result: unknown) => Usage | undefined;
   readonly waitUntil: ((promise: Promise<unknown>) => void) | undefined;
   readonly submitContext: boolean;
+  readonly coordinator: Coordinator | undefined;
 }
 
 const checks = {
@@ -78,6 +85,8 @@ const checks = {
   usageOf: (name: string, value: unknown) => checkType(name, value, 'function'),
   waitUntil: (name: string, value: unknown) => checkType(name, value, 'function'),
   submitContext: (name: string, value: unknown) => checkType(name, value, 'boolean'),
+  coordinator: (name: string, value: unknown) =>
+    isCoordinator(value) ? value : invalidType(name, 'a coordinator (as `redisCoordinator()` of duta/redis makes)', value),
 };
 
 export const defaultOptions = {
@@ -95,6 +104,7 @@ export const defaultOptions = {
   usageOf: openAiUsage,
   waitUntil: undefined,
   submitContext: false,
+  coordinator: undefined,
 };
 
 /** Validates every option, naming the option and the value received, and fills in the defaults. */

@@ -45,9 +45,12 @@ export class Pause {
     this.host.events.emit('pause', { reason: 'manual' });
   }
 
-  /** For `ms`, or longer if already paused for longer. */
-  pauseFor(ms: number, reason: PauseReason = 'manual'): void {
-    if (reason === 'rate-limit') {
+  /**
+   * For `ms`, or longer if already paused for longer. A pause for a Retry-After is shared (with a fleet
+   * coordinator, if any) unless `shared` is false: it came from the fleet.
+   */
+  pauseFor(ms: number, reason: PauseReason = 'manual', shared = true): void {
+    if (reason === 'rate-limit' && shared) {
       this.onRateLimit?.(ms);
     }
     const until = now() + ms;

@@ -175,8 +175,13 @@ export class Scheduler implements SlotHost {
     }
   }
 
+  /** Ends a queued job, or one waiting to retry, as failed with `error`; others are left alone. */
+  fail(job: Job, error: Error): void {
+    this.#endUnstarted(job, 'failed', error, error.message);
+  }
+
   /** Ends a queued job, or one waiting to retry, without starting it (again); a settled one is left alone. */
-  #endUnstarted(job: Job, status: 'cancelled' | 'timeout', reason: unknown, error: string): void {
+  #endUnstarted(job: Job, status: 'cancelled' | 'timeout' | 'failed', reason: unknown, error: string): void {
     if (job.state === WAITING) {
       this.#waiting--;
     } else if (job.state === QUEUED) {
