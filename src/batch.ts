@@ -155,3 +155,21 @@ export class StreamBatch extends Batch {
 }
 
 const noPull = (): void => {};
+
+/** Resolves every waiter with `value`. */
+export function resolveAll<T>(waiters: readonly ((value: T) => void)[], value: T): void {
+  for (const resolve of waiters) {
+    resolve(value);
+  }
+}
+
+/** Both callbacks, one after the other; either may be absent. */
+export function chain(first: (() => void) | null, second: (() => void) | undefined): (() => void) | null {
+  if (first === null || second === undefined) {
+    return first ?? second ?? null;
+  }
+  return () => {
+    first();
+    second();
+  };
+}

@@ -72,7 +72,20 @@ export class Emitter {
     }
     const entry: InternalListener<K> = (payload, subject) => listener(payload, subject);
     set.add(entry as InternalListener<never>);
-    return () => set.delete(entry as InternalListener<never>);
+    this.#count();
+    return () => {
+      set.delete(entry as InternalListener<never>);
+      this.#count();
+    };
+  }
+
+  /** Whether anyone hears `start` or `settle`: read on every task, so kept as plain fields. */
+  starts = false;
+  settles = false;
+
+  #count(): void {
+    this.starts = this.has('start');
+    this.settles = this.has('settle');
   }
 
   /** True when someone listens: lets a hot path skip building a payload. */

@@ -20,6 +20,8 @@ export class Registry {
   /** Batches with unfinished jobs. */
   readonly #batches = new Set<Batch>();
   readonly store: ResultStore;
+  /** The async context the dispatcher was made in: submitted tasks run in it unless they capture their own. */
+  readonly #home: Gate;
 
   constructor(
     maxResults: number,
@@ -29,6 +31,7 @@ export class Registry {
     readonly hops: Hops,
   ) {
     this.store = new ResultStore(maxResults, (id) => this.find(id) !== undefined);
+    this.#home = new Gate(hops);
   }
 
   /** The unfinished job with this id, wherever it was accepted. */
@@ -58,14 +61,17 @@ export class Registry {
     }
   }
 
-  /** Validates one submitted task and makes its job. */
-  acceptOne(input: unknown, gate: Gate): Job {
+  /**
+   * Validates one submitted task and makes its job, to run in the dispatcher's async context, or in the
+   * caller's when `capture` (a gate of its own, armed again only if the task may retry).
+   */
+  acceptOne(input: unknown, capture: boolean): Job {
     checkTask(input);
     const { id } = input;
     if (this.find(id) !== undefined) {
       throw new TaskIdError(id, 'is already pending or running');
     }
-    const job = this.#jobOf(input, undefined, null, gate, 0);
+    const job = this.#jobOf(input, undefined, null, capture ? null : this.#home, 0);
     this.#live.set(id, job);
     if (job.task !== null) {
       track(job.task, 'pending');
@@ -84,15 +90,18 @@ export class Registry {
         const input = inputs[i];
         checkTask(input, i);
         const { id } = input;
-        const first = ids?.get(id);
-        if (first !== undefined) {
-          throw new TaskIdError(id, `is repeated in the batch (tasks[${first.index}] and tasks[${i}])`);
-        }
         if (this.find(id) !== undefined) {
           throw new TaskIdError(id, 'is already pending or running');
         }
         const job = this.#jobOf(input, i, batch, gate, i);
-        ids?.set(id, job);
+        if (ids !== undefined) {
+          // One map operation a task: a repeat leaves the size as it was.
+          const size = ids.size;
+          if (ids.set(id, job).size === size) {
+            const first = jobs.findIndex((other) => other.id === id);
+            throw new TaskIdError(id, `is repeated in the batch (tasks[${first}] and tasks[${i}])`);
+          }
+        }
         jobs.push(job);
       }
     } catch (error) {
@@ -129,7 +138,7 @@ export class Registry {
     }
   }
 
-  #jobOf(input: TaskLike, at: number | undefined, owner: JobOwner | null, gate: Gate, index: number): Job {
+  #jobOf(input: TaskLike, at: number | undefined, owner: JobOwner | null, gate: Gate | null, index: number): Job {
     const { timeoutMs, totalTimeoutMs, retry } = input;
     const shared = this.settings;
     // A task that overrides nothing shares the dispatcher's settings object.
@@ -153,7 +162,7 @@ export class Registry {
       isTask(input) ? input : null,
       owner,
       index,
-      gate,
+      gate ?? new Gate(this.hops, settings.retry.retries > 0),
     );
   }
 }

@@ -24,6 +24,10 @@ export interface LocalHost {
  */
 export class LocalAdmission implements Admission {
   readonly metered: boolean;
+  /** The time of the start being decided, read once for every bucket. */
+  #at = 0;
+  /** Made once, not a closure per start. */
+  readonly #check: ((job: Job) => number) | undefined;
 
   constructor(
     readonly pause: Pause,
@@ -33,6 +37,7 @@ export class LocalAdmission implements Admission {
     readonly host: LocalHost,
   ) {
     this.metered = budget !== undefined || limiter !== undefined;
+    this.#check = limiter && ((job) => limiter.check(job.key, job.cost, this.#at));
   }
 
   get spent(): string | undefined {
@@ -53,8 +58,8 @@ export class LocalAdmission implements Admission {
       this.host.expireAll(deadline.reason);
       return Infinity;
     }
-    const at = now();
-    const job = queue.take(limiter && ((candidate) => limiter.check(candidate.key, candidate.cost, at)));
+    const at = (this.#at = now());
+    const job = queue.take(this.#check);
     if (typeof job === 'number') {
       return job;
     }

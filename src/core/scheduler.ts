@@ -1,12 +1,12 @@
-import pLimit, { type LimitFunction } from 'p-limit';
 import { now, setTimer, type Timer } from '../clock.js';
 import type { Emitter } from '../events.js';
 import type { Admission } from '../admission/admission.js';
 import type { DeadlineWatch } from '../admission/deadline.js';
 import { Pause } from '../admission/pause.js';
-import { Aimd, type AdaptivePolicy } from '../policies/adaptive.js';
+import type { AdaptivePolicy, Aimd } from '../policies/adaptive.js';
 import type { Usage } from '../policies/budget.js';
 import type { DispatchResult } from '../result.js';
+import { Cap } from './cap.js';
 import { Hops } from './gate.js';
 import { type Job, QUEUED, RUNNING, WAITING } from './job.js';
 import { Outcomes } from './outcome.js';
@@ -39,7 +39,7 @@ export interface SchedulerSettings {
  * promise in p-limit's FIFO, and p-limit stays the one gate on concurrency.
  */
 export class Scheduler implements SlotHost {
-  readonly #limit: LimitFunction;
+  readonly #cap: Cap;
   readonly #queue = new KeyedQueue();
   readonly #settings: SchedulerSettings;
   /** Decides each start; set by the dispatcher once its policies are made. */
@@ -69,7 +69,6 @@ export class Scheduler implements SlotHost {
   #blocked: Timer = undefined;
   /** An admission's answer is on its way: no slot is asked for until it is in. */
   #awaiting = false;
-  #maxWorkers: number;
 
   constructor(settings: SchedulerSettings) {
     this.#settings = settings;
@@ -78,16 +77,9 @@ export class Scheduler implements SlotHost {
     this.usageOf = settings.usageOf;
     this.abortGraceMs = settings.abortGraceMs;
     this.timeLeft = settings.deadline?.timeLeft ?? null;
-    this.#maxWorkers = settings.maxWorkers;
     this.pause = new Pause(this);
-    this.aimd =
-      settings.adaptive &&
-      new Aimd(settings.adaptive, (limit, previous) => {
-        this.#limit.concurrency = limit;
-        this.events.emit('limit', { limit, previous });
-        this.#pump();
-      });
-    this.#limit = pLimit(this.aimd?.limit ?? settings.maxWorkers);
+    this.#cap = new Cap(settings.maxWorkers, settings.adaptive, this.events, () => this.#pump());
+    this.aimd = this.#cap.aimd;
     this.outcomes = new Outcomes(this);
   }
 
@@ -95,33 +87,13 @@ export class Scheduler implements SlotHost {
     return this.#settings.deadline?.reason ?? '';
   }
 
-  /** The configured cap: `maxWorkers`, or adaptive mode's `max`. */
-  get maxWorkers(): number {
-    return this.#maxWorkers;
+  /** The cap: the dispatcher's `maxWorkers` and `currentLimit`. */
+  get cap(): Cap {
+    return this.#cap;
   }
 
-  set maxWorkers(value: number) {
-    this.#maxWorkers = value;
-    if (this.aimd !== undefined) {
-      this.aimd.setMax(value);
-      return;
-    }
-    const previous = this.#limit.concurrency;
-    this.#limit.concurrency = value;
-    if (value !== previous) {
-      this.events.emit('limit', { limit: value, previous });
-    }
-    this.#pump();
-  }
-
-  /** The limit in force: `maxWorkers`, or adaptive mode's current limit. */
-  get limit(): number {
-    return this.#limit.concurrency;
-  }
-
-  /** Adaptive mode's count of cuts, noted by each attempt at its start. */
   get cuts(): number {
-    return this.aimd?.cuts ?? 0;
+    return this.#cap.cuts;
   }
 
   get queued(): number {
@@ -146,7 +118,7 @@ export class Scheduler implements SlotHost {
       return;
     }
     this.#queue.push(job);
-    if (this.events.has('start')) {
+    if (this.events.starts) {
       job.note().queuedAt = now();
     }
     this.#queued++;
@@ -206,10 +178,10 @@ export class Scheduler implements SlotHost {
    * start now, or the limit was lowered and this slot is surplus.
    */
   take(): Job | undefined {
-    if (this.#granted > this.#limit.concurrency || this.#blocked !== undefined || this.#awaiting || this.#queued === 0) {
+    if (this.#granted > this.#cap.limit || this.#blocked !== undefined || this.#awaiting || this.#queued === 0) {
       return undefined;
     }
-    const next = this.admission.next(this.#queue, this.#limit.concurrency - this.#running);
+    const next = this.admission.next(this.#queue, this.#cap.limit - this.#running);
     if (typeof next === 'number') {
       if (next !== Infinity) {
         // Nothing can start before the buckets refill: no slot is asked for until then.
@@ -248,7 +220,7 @@ export class Scheduler implements SlotHost {
   };
 
   started(job: Job): void {
-    if (this.events.has('start')) {
+    if (this.events.starts) {
       this.events.emit('start', { taskId: job.id, attempt: job.attempts }, job);
     }
   }
@@ -281,7 +253,7 @@ export class Scheduler implements SlotHost {
     this.#waiting--;
     job.state = QUEUED;
     this.#queue.unshift(job);
-    if (this.events.has('start')) {
+    if (this.events.starts) {
       job.note().queuedAt = now();
     }
     this.#queued++;
@@ -321,7 +293,7 @@ export class Scheduler implements SlotHost {
   }
 
   #pump(): void {
-    const limit = this.#limit.concurrency;
+    const limit = this.#cap.limit;
     // One waiting slot per queued job at most: a slot that finds nothing to start leaves at once.
     while (
       this.#asked < limit &&
@@ -331,7 +303,7 @@ export class Scheduler implements SlotHost {
       !this.#awaiting
     ) {
       this.#asked++;
-      void this.#limit(this.#grant);
+      this.#cap.ask(this.#grant);
     }
   }
 

@@ -2,7 +2,7 @@ import { now, setTimer, type Timer } from '../clock.js';
 import { messageOf } from '../result.js';
 import { track } from '../task.js';
 import { Attempt } from './attempt.js';
-import type { Gate, Hops } from './gate.js';
+import type { Gate, Hopper, Hops } from './gate.js';
 import { type Job, RUNNING, type Runner } from './job.js';
 import type { Expiring, TimeoutList } from './timeouts.js';
 
@@ -72,7 +72,7 @@ const onGrace = (slot: Slot): void => slot.abandon();
  * held until the function settles or `abortGraceMs` runs out: cooperative tasks never push real
  * concurrency above the cap, and uncooperative ones cannot wedge the dispatcher.
  */
-export class Slot implements Runner, Expiring {
+export class Slot implements Runner, Expiring, Hopper {
   /** The job running here; null once the slot has moved on or been abandoned. */
   job: Job | null = null;
   #attempt: Attempt | null = null;
@@ -90,6 +90,7 @@ export class Slot implements Runner, Expiring {
   before: Expiring | null = null;
   after: Expiring | null = null;
   list: TimeoutList | null = null;
+  hopGate: Gate | null = null;
 
   constructor(
     readonly host: SlotHost,
@@ -180,7 +181,7 @@ export class Slot implements Runner, Expiring {
     if (gate === this.#context && hops.empty) {
       return this.#invoke(job, attempt);
     }
-    hops.run(gate, this.#hop);
+    hops.run(gate, this);
     return true;
   }
 
@@ -213,7 +214,7 @@ export class Slot implements Runner, Expiring {
   }
 
   /** In the job's gate, a microtask after its start: runs the function, then carries on with the queue. */
-  readonly #hop = (): void => {
+  hop(): void {
     const job = this.job;
     if (job === null) {
       return;
@@ -226,7 +227,7 @@ export class Slot implements Runner, Expiring {
     } else if (!this.#invoke(job, this.#attempt as Attempt)) {
       this.next();
     }
-  };
+  }
 
   /** Calls the job's function; returns true when it is pending on a promise. */
   #invoke(job: Job, attempt: Attempt): boolean {

@@ -1,0 +1,173 @@
+import { chooseAdmission } from './admission/choose.js';
+import { DeadlineWatch } from './admission/deadline.js';
+import { type Batch, resolveAll } from './batch.js';
+import { Gate } from './core/gate.js';
+import { type Job, RUNNING } from './core/job.js';
+import { Scheduler } from './core/scheduler.js';
+import { ShutdownError } from './errors.js';
+import { Emitter } from './events.js';
+import type { DispatcherOptions, ResolvedOptions } from './options.js';
+import { Registry } from './registry.js';
+import { type DispatchResult, messageOf } from './result.js';
+import { Stats } from './stats.js';
+
+/**
+ * A dispatcher's machinery behind its public methods: it accepts tasks into jobs and queues them,
+ * cancels and expires them, and hands each job's one result to everyone waiting for it.
+ */
+export class Engine {
+  readonly scheduler: Scheduler;
+  readonly registry: Registry;
+  readonly events = new Emitter();
+  readonly stats = new Stats();
+  closed = false;
+  readonly #idleWaiters: (() => void)[] = [];
+  readonly #emptyWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly options: ResolvedOptions,
+    raw: DispatcherOptions | undefined,
+  ) {
+    const deadline =
+      options.deadline === undefined ? null : new DeadlineWatch(options.deadline, options.safetyMarginMs, (reason) => this.expire(reason, true));
+    const scheduler = (this.scheduler = new Scheduler({
+      maxWorkers: options.maxWorkers,
+      abortGraceMs: options.abortGraceMs,
+      adaptive: options.adaptive,
+      // Read at each call, so a test can replace Math.random with a seeded generator.
+      random: () => Math.random(),
+      usageOf: options.usageOf,
+      deadline,
+      events: this.events,
+      record: (job, result) => this.#record(job, result),
+      idle: () => {
+        this.events.emit('idle', undefined);
+        resolveAll(this.#idleWaiters.splice(0), undefined);
+      },
+      empty: () => resolveAll(this.#emptyWaiters.splice(0), undefined),
+    }));
+    scheduler.admission = chooseAdmission(options, deadline, raw, {
+      scheduler,
+      expire: (reason, running) => this.expire(reason, running),
+      unstarted: () => [...this.registry.unfinished()].filter((job) => job.state !== RUNNING),
+    });
+    const { timeoutMs, totalTimeoutMs, retry } = options;
+    const settings = { timeoutMs, totalTimeoutMs, retry, timeouts: scheduler.timeouts.listFor(timeoutMs, true) };
+    this.registry = new Registry(options.maxResults, settings, scheduler.timeouts, scheduler.hops);
+  }
+
+  /** Tasks accepted and not running: not started yet, or waiting to retry. */
+  get pending(): number {
+    return this.scheduler.queued + this.scheduler.waiting;
+  }
+
+  /** Accepts one submitted task and queues it. */
+  submit(input: unknown, capture: boolean): Job {
+    this.#open();
+    const job = this.registry.acceptOne(input, capture);
+    this.scheduler.add(job);
+    this.scheduler.poke();
+    return job;
+  }
+
+  /** Accepts a batch, all or nothing, and queues its jobs, to run in the caller's async context. */
+  accept(inputs: readonly unknown[], batch: Batch | null): Job[] {
+    this.#open();
+    const jobs = this.registry.accept(inputs, new Gate(this.scheduler.hops), batch);
+    const { scheduler } = this;
+    for (const job of jobs) {
+      scheduler.add(job);
+    }
+    scheduler.poke();
+    return jobs;
+  }
+
+  #open(): void {
+    if (this.closed) {
+      throw new ShutdownError();
+    }
+  }
+
+  /** Cancels the jobs' unfinished ones when `signal` aborts; returns the unlink function. */
+  link(jobs: readonly Job[], signal: AbortSignal): () => void {
+    const cancel = (): void => this.cancel(jobs, signal.reason);
+    if (signal.aborted) {
+      cancel();
+    } else {
+      signal.addEventListener('abort', cancel, { once: true });
+    }
+    // Optional: a duck-typed signal need only have addEventListener.
+    return () => signal.removeEventListener?.('abort', cancel);
+  }
+
+  /** Ends unfinished jobs as `cancelled`: queued ones without starting, running ones by aborting their signal. */
+  cancel(jobs: Iterable<Job>, reason: unknown): void {
+    for (const job of [...jobs]) {
+      this.scheduler.cancel(job, reason, `task ${JSON.stringify(job.id)} was cancelled: ${messageOf(reason, job.id)}`);
+    }
+  }
+
+  /** Ends unfinished jobs at the budget's end (queued and waiting ones) or the deadline (running ones too). */
+  expire(error: string, running: boolean): void {
+    const jobs = [...this.registry.unfinished()].filter((job) => running || job.state !== RUNNING);
+    this.cancel(jobs, new DOMException(error, running ? 'TimeoutError' : 'AbortError'));
+  }
+
+  /** A promise of the job's result. */
+  promiseOf(job: Job): Promise<DispatchResult> {
+    return new Promise((resolve) => {
+      const { waiters } = job;
+      job.waiters = waiters === null ? resolve : typeof waiters === 'function' ? [waiters, resolve] : (waiters.push(resolve), waiters);
+    });
+  }
+
+  /** Resolves when nothing is queued, running or waiting to retry, and no slot is held. */
+  idle(): Promise<void> {
+    const { scheduler } = this;
+    if (scheduler.queued + scheduler.running + scheduler.waiting === 0) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Resolves when nothing is queued or waiting to retry. */
+  empty(): Promise<void> {
+    if (this.pending === 0) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#emptyWaiters.push(resolve));
+  }
+
+  /**
+   * Gives background work to the platform's `waitUntil`, so the function is kept alive until it ends.
+   * The promise is made only then: without `waitUntil`, a submit costs none.
+   */
+  handOver(work: () => Promise<unknown>): void {
+    const { waitUntil } = this.options;
+    if (waitUntil !== undefined) {
+      try {
+        waitUntil(work());
+      } catch {
+        // A platform hook that throws must not lose the work: it is queued already.
+      }
+    }
+  }
+
+  #record(job: Job, result: DispatchResult): void {
+    this.registry.record(job, result);
+    this.stats.record(result, job.startedAt + result.durationMs);
+    job.owner?.settle(job, result);
+    const { waiters } = job;
+    if (waiters !== null) {
+      job.waiters = null;
+      if (typeof waiters === 'function') {
+        waiters(result);
+      } else {
+        resolveAll(waiters, result);
+      }
+    }
+    if (this.events.settles) {
+      this.events.emit('settle', result, job);
+    }
+  }
+}
