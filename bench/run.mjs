@@ -3,7 +3,7 @@
 // BENCHMARKS.md and bench/chart.svg from this run. Not part of `npm test`.
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Dispatcher } from '../dist/esm/index.js';
 import { libraries } from './libraries.mjs';
@@ -11,6 +11,7 @@ import { chart } from './chart.mjs';
 import { sizes } from './size.mjs';
 import { measureGoodput } from './goodput.mjs';
 import { measureLimits } from './limits.mjs';
+import { measureFeatures } from './features.mjs';
 import { startMockLlm } from '../dist/esm/testing/index.js';
 
 const quick = process.argv.includes('--quick');
@@ -22,6 +23,9 @@ const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(
 const shuffle = (items) => items.map((item) => [Math.random(), item]).sort((a, b) => a[0] - b[0]).map(([, item]) => item);
 const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const log = (line) => process.stdout.write(`${line}\n`);
+const cores = availableParallelism();
+const loadAtStart = loadavg()[0];
+log(`load average at the start: ${loadAtStart.toFixed(2)} on ${cores} cores`);
 
 // 1 and 3. Scheduling overhead and scaling.
 const sizesN = quick ? [1e4, 1e5] : [1e4, 1e5, 1e6];
@@ -49,6 +53,12 @@ for (const n of sizesN) {
     }
     log(`overhead N=${n} C=${c}: ${names.map((name) => `${name} ${fmt(overhead[name][`${n}/${c}`])} ns`).join(', ')}`);
   }
+}
+
+// 1b. What each feature costs when switched on, against p-limit and the bare dispatcher.
+const featureCosts = await measureFeatures(quick ? { n: 2e4, rounds: 3 } : { n: 1e5, rounds: 5 });
+for (const [name, ns] of Object.entries(featureCosts)) {
+  log(`feature ${name}: ${fmt(ns)} ns (${fmt(ns / featureCosts['p-limit'], 2)}x p-limit)`);
 }
 
 // 2. Memory per queued task, each in a fresh process.
@@ -107,33 +117,40 @@ log(`size (min+gz): ${Object.entries(size).map(([name, bytes]) => `${name} ${fmt
 const ratio = (a, b) => a / b;
 const targets = [
   ['dispatch overhead at N=1e5, C=16 vs raw p-limit', ratio(overhead['duta dispatch']['100000/16'], overhead['p-limit']['100000/16']), 0.5],
-  ['memory per queued task, dispatch vs p-limit', ratio(memory['duta dispatch'], memory['p-limit']), 0.5],
-  ['memory per queued task, submit vs p-limit', ratio(memory['duta submit'], memory['p-limit']), 1.0],
+  ['submit + waitFor overhead at N=1e5, C=16 vs raw p-limit', ratio(overhead['duta submit+waitFor']['100000/16'], overhead['p-limit']['100000/16']), 1.0],
+  ['memory per queued task, dispatch vs p-limit', ratio(memory['duta dispatch'], memory['p-limit']), 0.45],
+  ['memory per queued task, submit vs p-limit', ratio(memory['duta submit'], memory['p-limit']), 0.5],
   ...(overhead['duta dispatch']['1000000/16'] === undefined
     ? []
     : [['scaling 1e5 to 1e6 (dispatch, C=16)', ratio(overhead['duta dispatch']['1000000/16'], overhead['duta dispatch']['100000/16']), 1.3]]),
   ['makespan vs ideal', makespan / idealMakespan, 1.01],
-  ['timeout lateness p99 (ms)', late.p99, 8],
+  ['timeout lateness p99 at C=256 (ms)', late.p99, 5],
   ['adaptive goodput shortfall vs told K exactly', 1 - goodput.ratio, 0.1],
   ['adaptive share of 429s after warm-up', goodput.adaptive.rejectedAfterWarmup, 0.05],
   ['429s with the server\'s own limits', limits.tooMany, 0],
   ['throughput shortfall with the server\'s own limits', 1 - limits.throughput, 0.03],
   ['token throughput shortfall, estimates 2x too high', 1 - limits2x.tokenShare, 0.1],
-  ['size, min+gz (KB)', size.duta / 1024, 4],
+  ['size of the main entry, min+gz (KB)', size.duta / 1024, 12],
 ];
 log('\ntargets:');
 for (const [what, value, target] of targets) {
   log(`  ${value <= target ? 'met ' : 'MISS'} ${what}: ${fmt(value, 3)} (target ≤ ${target})`);
 }
 
+const loadAtEnd = loadavg()[0];
+// A machine busier than half its cores makes every figure noisier: the report says so.
+const loaded = Math.max(loadAtStart, loadAtEnd) > cores / 2;
+log(`load average at the end: ${loadAtEnd.toFixed(2)}${loaded ? ' (a loaded machine: figures are noisier)' : ''}`);
+
 if (write) {
-  const machine = `${availableParallelism()} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}, ${process.platform}`;
+  const load = `load average ${loadAtStart.toFixed(2)} at the start and ${loadAtEnd.toFixed(2)} at the end${loaded ? ' — **a loaded machine: every figure below is noisier than on an idle one**' : ''}`;
+  const machine = `${cores} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}, ${process.platform}; ${load}`;
   writeFileSync(join(here, 'chart.svg'), chart(overhead, memory));
-  writeFileSync(join(here, '..', 'BENCHMARKS.md'), report({ machine, overhead, memory, memoryN, makespan, idealMakespan, late, size, targets, goodput, limits, limits2x }));
+  writeFileSync(join(here, '..', 'BENCHMARKS.md'), report({ machine, overhead, featureCosts, memory, memoryN, makespan, idealMakespan, late, size, targets, goodput, limits, limits2x }));
   log('\nwrote BENCHMARKS.md and bench/chart.svg');
 }
 
-function report({ machine, overhead, memory, memoryN, makespan, idealMakespan, late, size, targets, goodput, limits, limits2x }) {
+function report({ machine, overhead, featureCosts, memory, memoryN, makespan, idealMakespan, late, size, targets, goodput, limits, limits2x }) {
   const names = Object.keys(overhead);
   const columns = Object.keys(overhead['p-limit']);
   const rows = names.map(
@@ -186,6 +203,22 @@ ${rule}
 ${vsLimit.join('\n')}
 
 ![Overhead and memory against the peers](bench/chart.svg)
+
+## What each feature costs
+
+ns per task for the same trivial tasks at C = 16, one feature switched on at a time (\`bench/features.mjs\`),
+interleaved in random order with raw p-limit and the bare dispatcher, median of the rounds:
+
+| run | ns per task | vs p-limit | vs nothing on |
+|---|---:|---:|---:|
+${Object.entries(featureCosts)
+  .map(([name, ns]) => {
+    const base = name.startsWith('submit') || name === '+ async context per submit' ? featureCosts['submit + waitFor'] : featureCosts['dispatch, nothing on'];
+    return `| ${name} | ${fmt(ns)} | ${fmt(ns / featureCosts['p-limit'], 2)}× | ${name === 'p-limit' ? '—' : `${fmt(ns / base, 2)}×`} |`;
+  })
+  .join('\n')}
+
+"Async context per submit" is \`submitContext: true\`; batches always capture their call's context, once.
 
 ## Memory per queued task
 

@@ -72,15 +72,16 @@ export class TimeoutList {
 
   readonly #fire = (): void => {
     this.#timer = undefined;
-    const at = now();
-    const due = Math.max(at, this.#due);
-    for (let item = this.#head; item !== null && item.expiresAt <= due; item = this.#head) {
+    const due = this.#due;
+    // The clock is read again after each expiry: ending hundreds of attempts takes long enough for the
+    // next ones to come due, and they should not wait for the timer's next turn.
+    for (let item = this.#head; item !== null && item.expiresAt <= Math.max(now(), due); item = this.#head) {
       this.remove(item);
       item.expire();
     }
     if (this.#head !== null && this.#timer === undefined) {
       this.#due = this.#head.expiresAt;
-      this.#timer = setTimer(this.#due - at, this.#fire, undefined);
+      this.#timer = setTimer(this.#due - now(), this.#fire, undefined);
     }
   };
 }
