@@ -82,7 +82,8 @@ export async function inferenceFromFunc(): Promise<void> {
 
 export async function parallel(): Promise<void> {
   const run = dispatchParallel({ maxWorkers: 4 })(summarise);
-  expectTypeOf(run).parameter(0).toEqualTypeOf<readonly (Readonly<[doc: string]> | string)[]>();
+  type Item = Readonly<[doc: string]> | string;
+  expectTypeOf(run).parameter(0).toEqualTypeOf<readonly Item[] | Iterable<Item> | AsyncIterable<Item>>();
   expectTypeOf(await run(['a', ['b']])).toEqualTypeOf<{ text: string }[]>();
   const sum = dispatchParallel()(add);
   expectTypeOf(await sum([[1, 2]])).toEqualTypeOf<number[]>();

@@ -6,26 +6,43 @@ export interface DispatchProgress {
   readonly done: number;
   readonly failed: number;
   readonly running: number;
+  /** Tasks in the batch: for an iterable input, those read from it so far. */
   readonly total: number;
 }
 
 /** A result as `stream()` yields it: the task's `DispatchResult` and its index in the input. */
 export type StreamResult<R = unknown> = DispatchResult<R> & { readonly index: number };
 
+/** What feeds a batch read lazily from an iterable: told when a task of the batch settles, so it may read more. */
+export interface BatchSource {
+  /** A task settled: room for more. */
+  settled(): void;
+  /** The batch is over early (cancelled, closed): stop reading and close the iterator. */
+  stop(): void;
+}
+
 /**
  * The jobs of one `dispatch` or `stream` call. Their ids sit in the batch's own map, made as the batch is
  * accepted (a repeat within it is caught there) and dropped with it, rather than in the dispatcher's map
- * of live ids: lookups by id search the few live batches instead.
+ * of live ids: lookups by id search the few live batches instead. A batch read from an iterable also
+ * drops each id as its task settles, so it holds only the unfinished ones.
  */
 export abstract class Batch implements JobOwner {
   running = 0;
-  /** Jobs not yet settled. */
+  /** Jobs accepted and not yet settled. */
   remaining = 0;
+  /** Tasks accepted so far. */
+  total = 0;
   readonly ids = new Map<string, Job>();
+  /** Whether every task is in (an array's are at once; an iterable's once it is exhausted). */
+  complete = true;
+  /** The iterable's reader, for a batch read lazily. */
+  source: BatchSource | null = null;
   /** Called once every job has its result (the dispatcher forgets the batch). */
   onEnd: (() => void) | null = null;
-
-  abstract settle(job: Job, result: DispatchResult): void;
+  /** Why the batch ended early, if the iterable threw or gave an invalid task. */
+  error: unknown = undefined;
+  failed = false;
 
   /** The job of this batch with `id`, while it is unsettled. */
   live(id: string): Job | undefined {
@@ -33,7 +50,41 @@ export abstract class Batch implements JobOwner {
     return job !== undefined && job.state !== SETTLED ? job : undefined;
   }
 
-  protected end(): void {
+  settle(job: Job, result: DispatchResult): void {
+    this.remaining--;
+    if (this.source !== null) {
+      this.ids.delete(job.id);
+    }
+    this.deliver(job, result);
+    if (this.remaining === 0 && this.complete) {
+      this.finish();
+    } else {
+      this.source?.settled();
+    }
+  }
+
+  /** The iterable is exhausted: the batch ends when its last task does. */
+  exhausted(): void {
+    this.complete = true;
+    if (this.remaining === 0) {
+      this.finish();
+    }
+  }
+
+  /** The iterable threw, or gave an invalid task: the batch ends with `error` (its unfinished tasks are cancelled by the caller). */
+  fail(error: unknown): void {
+    if (!this.failed) {
+      this.failed = true;
+      this.error = error;
+      this.complete = true;
+      this.finish();
+    }
+  }
+
+  protected abstract deliver(job: Job, result: DispatchResult): void;
+
+  /** Every result is in, or the batch failed. */
+  protected finish(): void {
     this.onEnd?.();
     this.onEnd = null;
   }
@@ -43,36 +94,47 @@ export abstract class Batch implements JobOwner {
 export class DispatchBatch extends Batch {
   readonly results: DispatchResult[];
   #succeeded = 0;
+  #settled = false;
 
   constructor(
-    readonly total: number,
+    total: number,
     readonly resolve: (results: DispatchResult[]) => void,
+    readonly reject: (error: unknown) => void,
     readonly onProgress: ((progress: DispatchProgress) => void) | undefined,
   ) {
     super();
     this.results = new Array<DispatchResult>(total);
-    this.remaining = total;
   }
 
-  settle(job: Job, result: DispatchResult): void {
+  protected deliver(job: Job, result: DispatchResult): void {
     this.results[job.index] = result;
-    this.remaining--;
-    const { onProgress, total } = this;
+    const { onProgress } = this;
     if (onProgress !== undefined) {
       this.#succeeded += result.success ? 1 : 0;
-      const progress = { done: this.#succeeded, failed: total - this.remaining - this.#succeeded, running: this.running, total };
+      const settled = this.total - this.remaining;
+      const progress = { done: this.#succeeded, failed: settled - this.#succeeded, running: this.running, total: this.total };
       try {
         onProgress(progress);
       } catch {
         // A progress callback's bug must not break the dispatch.
       }
     }
-    if (this.remaining === 0) {
-      this.end();
-      this.resolve(this.results);
+  }
+
+  protected override finish(): void {
+    super.finish();
+    if (!this.#settled) {
+      this.#settled = true;
+      if (this.failed) {
+        this.reject(this.error);
+      } else {
+        this.resolve(this.results);
+      }
     }
   }
 }
+
+type Pull = (step: IteratorResult<StreamResult, undefined>) => void;
 
 /**
  * A `stream()` call: results in completion order, each handed to the oldest pull waiting or kept until
@@ -82,38 +144,28 @@ export class StreamBatch extends Batch {
   /** Results not yet pulled, from `#readAt`. */
   #ready: StreamResult[] = [];
   #readAt = 0;
-  /** Pulls not yet answered; one of the two queues is always empty. */
-  #pulls: ((step: IteratorResult<StreamResult, undefined>) => void)[] = [];
+  /** Pulls not yet answered, with their rejections; one of the two queues is always empty. */
+  #pulls: [Pull, (error: unknown) => void][] = [];
   #pullAt = 0;
   closed = false;
+  /** Whether the error of a failed batch has been thrown to the reader yet. */
+  #thrown = false;
 
-  constructor(total: number) {
-    super();
-    this.remaining = total;
-  }
-
-  settle(job: Job, result: DispatchResult): void {
-    this.remaining--;
+  protected deliver(job: Job, result: DispatchResult): void {
     const item = { ...result, index: job.index };
     if (!result.success) {
       // The spread leaves out the non-enumerable cause.
       Object.defineProperty(item, 'cause', { value: result.cause });
     }
     if (this.#pullAt < this.#pulls.length) {
-      const pull = this.#pulls[this.#pullAt] as (step: IteratorResult<StreamResult, undefined>) => void;
+      const [pull] = this.#pulls[this.#pullAt] as [Pull, unknown];
       if (++this.#pullAt === this.#pulls.length) {
         this.#pulls.length = 0;
         this.#pullAt = 0;
-      } else {
-        this.#pulls[this.#pullAt - 1] = noPull;
       }
       pull({ done: false, value: item });
     } else if (!this.closed) {
       this.#ready.push(item);
-    }
-    if (this.remaining === 0) {
-      this.end();
-      this.#finish();
     }
   }
 
@@ -128,11 +180,15 @@ export class StreamBatch extends Batch {
       }
       return Promise.resolve({ done: false, value });
     }
-    if (this.closed || this.remaining === 0) {
+    if (this.failed && !this.#thrown && !this.closed) {
+      this.#thrown = true;
+      return Promise.reject(this.error);
+    }
+    if (this.closed || (this.remaining === 0 && this.complete)) {
       return Promise.resolve({ done: true, value: undefined });
     }
     // Pulls made before results arrive are answered in order.
-    return new Promise((resolve) => this.#pulls.push(resolve));
+    return new Promise((resolve, reject) => this.#pulls.push([resolve, reject]));
   }
 
   /** Stops keeping results and answers every waiting pull with the end. */
@@ -140,21 +196,31 @@ export class StreamBatch extends Batch {
     this.closed = true;
     this.#ready = [];
     this.#readAt = 0;
-    this.#finish();
+    this.#answer();
   }
 
-  #finish(): void {
+  protected override finish(): void {
+    super.finish();
+    this.#answer();
+  }
+
+  /** Answers the pulls still waiting: with the error of a failed batch (the first of them), else with the end. */
+  #answer(): void {
     const pulls = this.#pulls;
     const at = this.#pullAt;
     this.#pulls = [];
     this.#pullAt = 0;
     for (let i = at; i < pulls.length; i++) {
-      (pulls[i] as (step: IteratorResult<StreamResult, undefined>) => void)({ done: true, value: undefined });
+      const [pull, reject] = pulls[i] as [Pull, (error: unknown) => void];
+      if (this.failed && !this.#thrown && !this.closed) {
+        this.#thrown = true;
+        reject(this.error);
+      } else {
+        pull({ done: true, value: undefined });
+      }
     }
   }
 }
-
-const noPull = (): void => {};
 
 /** Resolves every waiter with `value`. */
 export function resolveAll<T>(waiters: readonly ((value: T) => void)[], value: T): void {

@@ -13,6 +13,26 @@ export interface StreamOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Tasks as a batch call takes them: an array, accepted at once, or an iterable read as slots free. */
+export type TaskSource<T> = readonly T[] | Iterable<T> | AsyncIterable<T>;
+
+/** An array, or any iterable or async iterable. */
+export function checkTaskSource(tasks: unknown, name = 'tasks'): readonly unknown[] | Iterable<unknown> | AsyncIterable<unknown> {
+  const source = tasks as Partial<Iterable<unknown> & AsyncIterable<unknown>> | null | undefined;
+  if (
+    !Array.isArray(tasks) &&
+    typeof source?.[Symbol.iterator] !== 'function' &&
+    typeof source?.[Symbol.asyncIterator] !== 'function'
+  ) {
+    invalidType(name, 'an array, an iterable or an async iterable', tasks);
+  }
+  // A string is iterable, but never a list of tasks.
+  if (typeof tasks === 'string') {
+    invalidType(name, 'an array, an iterable or an async iterable', tasks);
+  }
+  return tasks as readonly unknown[] | Iterable<unknown> | AsyncIterable<unknown>;
+}
+
 export function checkTaskList(tasks: unknown): readonly unknown[] {
   if (!Array.isArray(tasks)) {
     invalidType('tasks', 'an array', tasks);

@@ -3,7 +3,9 @@ import { TaskFailedError } from './errors.js';
 import type { DispatcherOptions } from './options.js';
 import { resolveOptions } from './options.js';
 import type { TaskArgs, TaskFunction, TaskLike, TaskResultOf } from './types.js';
-import { checkType, invalidType } from './validate.js';
+import { checkType } from './validate.js';
+import { checkTaskSource } from './call-options.js';
+import type { StreamResult } from './batch.js';
 
 /**
  * One item of a `dispatchParallel` call: the argument tuple, or the single argument itself when the
@@ -14,9 +16,12 @@ export type ParallelItem<F extends TaskFunction> =
   | Readonly<TaskArgs<F>>
   | (TaskArgs<F> extends [infer Only] ? (Only extends readonly unknown[] ? never : Only) : never);
 
-/** `fn` run over a list of argument tuples in parallel, resolving with its results in order. */
+/**
+ * `fn` run over items in parallel, resolving with its results in order. The items may be an array, or
+ * any iterable or async iterable, read as slots free.
+ */
 export type ParallelFunction<F extends TaskFunction> = (
-  items: readonly ParallelItem<F>[],
+  items: readonly ParallelItem<F>[] | Iterable<ParallelItem<F>> | AsyncIterable<ParallelItem<F>>,
 ) => Promise<TaskResultOf<F>[]>;
 
 /**
@@ -31,35 +36,53 @@ export function dispatchParallel(
   return <F extends TaskFunction>(fn: F): ParallelFunction<F> => {
     checkType('fn', fn, 'function');
     const name = fn.name === '' ? 'task' : fn.name;
+    const toTask = (item: unknown, index: number): TaskLike => ({ id: `${name}#${index}`, func: fn, args: Array.isArray(item) ? item : [item] });
     // A function defined as the value of a computed key takes the key as its name: the wrapper keeps fn's.
-    const { [fn.name]: parallel } = { [fn.name]: (items: readonly ParallelItem<F>[]): Promise<TaskResultOf<F>[]> =>
-      new Promise((resolve, reject) => {
-        if (!Array.isArray(items)) {
-          invalidType('items', 'an array', items);
+    const { [fn.name]: parallel } = {
+      [fn.name]: (items: unknown): Promise<TaskResultOf<F>[]> => {
+        try {
+          const source = checkTaskSource(items, 'items');
+          const tasks = Array.isArray(source) ? source.map(toTask) : mapped(source as Iterable<unknown> | AsyncIterable<unknown>, toTask);
+          const controller = new AbortController();
+          return collect<TaskResultOf<F>>(new Dispatcher(options).stream(tasks, { signal: controller.signal }), controller);
+        } catch (error) {
+          return Promise.reject(error);
         }
-        const dispatcher = new Dispatcher(options);
-        const controller = new AbortController();
-        const tasks: TaskLike[] = items.map((item: unknown, index) => ({
-          id: `${name}#${index}`,
-          func: fn,
-          args: Array.isArray(item) ? item : [item],
-        }));
-        void dispatcher.dispatch(tasks, { signal: controller.signal }).then((results) => {
-          if (results.every((result) => result.success)) {
-            resolve(results.map((result) => result.result as TaskResultOf<F>));
-          }
-        });
-        // The first failure rejects at once and cancels the rest, whose own ends are then no news.
-        tasks.forEach((task, index) =>
-          dispatcher.waitFor(task.id).then((result) => {
-            if (!result.success && !controller.signal.aborted) {
-              const error = new TaskFailedError(result.taskId, index, result.error, result.cause);
-              controller.abort(new DOMException(error.message, 'AbortError'));
-              reject(error);
-            }
-          }),
-        );
-      }) };
+      },
+    };
     return parallel as ParallelFunction<F>;
   };
+}
+
+/** Each item of `source` through `map`, with its index, as lazily as `source` itself. */
+function mapped<T>(source: Iterable<unknown> | AsyncIterable<unknown>, map: (item: unknown, index: number) => T): Iterable<T> | AsyncIterable<T> {
+  if (typeof (source as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
+    return (async function* () {
+      let index = 0;
+      for await (const item of source as AsyncIterable<unknown>) {
+        yield map(item, index++);
+      }
+    })();
+  }
+  return (function* () {
+    let index = 0;
+    for (const item of source as Iterable<unknown>) {
+      yield map(item, index++);
+    }
+  })();
+}
+
+/** The results in input order; the first failure aborts the rest and rejects with a `TaskFailedError`. */
+async function collect<R>(stream: AsyncIterable<StreamResult>, controller: AbortController): Promise<R[]> {
+  const results: R[] = [];
+  for await (const result of stream) {
+    if (!result.success) {
+      // The first failure rejects at once and cancels the rest, whose own ends are then no news.
+      const error = new TaskFailedError(result.taskId, result.index, result.error, result.cause);
+      controller.abort(new DOMException(error.message, 'AbortError'));
+      throw error;
+    }
+    results[result.index] = result.result as R;
+  }
+  return results;
 }

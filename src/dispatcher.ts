@@ -1,7 +1,7 @@
 /// <reference lib="esnext.disposable" preserve="true" />
 // Declares Symbol.asyncDispose for users whose `lib` predates it, so the declarations compile for them too.
 import { chain, DispatchBatch, type StreamResult, StreamBatch } from './batch.js';
-import { checkTaskList, type DispatchOptions, readDispatchOptions, type StreamOptions } from './call-options.js';
+import { checkTaskList, checkTaskSource, type DispatchOptions, readDispatchOptions, type StreamOptions, type TaskSource } from './call-options.js';
 import type { Scheduler } from './core/scheduler.js';
 import { Engine } from './engine.js';
 import { TaskIdError } from './errors.js';
@@ -15,6 +15,12 @@ import { checkCount, checkNumber, checkType } from './validate.js';
 
 export type { DispatchProgress, StreamResult } from './batch.js';
 export type { DispatchOptions, StreamOptions } from './call-options.js';
+
+/** The tasks an iterable or async iterable yields. */
+export type ElementOf<I> = I extends Iterable<infer E> ? E : I extends AsyncIterable<infer E> ? E : never;
+
+/** An iterable that is not an array: arrays take the overloads that check each task's `args` against its `func`. */
+export type NotArray<I> = I extends readonly unknown[] ? never : I;
 
 /** One result per task of a `dispatch` call, in input order, each typed from its task's `func`. */
 export type DispatchResults<T extends readonly unknown[]> = { -readonly [K in keyof T]: DispatchResult<ResultOf<T[K]>> };
@@ -110,52 +116,75 @@ export class Dispatcher {
 
   /**
    * Runs all tasks and resolves with one result per task, in input order. Never rejects because a task
-   * failed; rejects before running anything on invalid input or after `shutdown()`.
+   * failed; rejects before running anything on invalid input or after `shutdown()`. An iterable or async
+   * iterable is read as slots free; an invalid task in it, or an error it throws, ends the run with that
+   * error (the tasks it started are cancelled).
    */
   dispatch<const T extends readonly ContextTaskInit[]>(tasks: T, options?: DispatchOptions): Promise<DispatchResults<T>>;
   dispatch<const T extends readonly TaskLike[]>(
     tasks: T & CheckedTasks<T>,
     options?: DispatchOptions,
   ): Promise<DispatchResults<T>>;
-  dispatch(tasks: readonly TaskLike[], options?: DispatchOptions): Promise<DispatchResult[]> {
+  dispatch<I extends Iterable<TaskLike> | AsyncIterable<TaskLike>>(tasks: NotArray<I>, options?: DispatchOptions): Promise<DispatchResult<ResultOf<ElementOf<I>>>[]>;
+  dispatch(tasks: TaskSource<TaskLike>, options?: DispatchOptions): Promise<DispatchResult[]> {
     // Thrown validation errors inside the executor become the rejection, before any task is queued.
-    return new Promise<DispatchResult[]>((resolve) => {
+    return new Promise<DispatchResult[]>((resolve, reject) => {
       const { signal, onProgress } = readDispatchOptions(options, ['signal', 'onProgress']);
-      const inputs = checkTaskList(tasks);
-      const batch = new DispatchBatch(inputs.length, resolve, onProgress);
-      const jobs = this.#engine.accept(inputs, batch);
-      if (jobs.length === 0) {
-        resolve(batch.results);
-      } else if (signal !== undefined && batch.remaining > 0) {
-        const unlink = this.#engine.link(jobs, signal);
-        batch.onEnd = chain(batch.onEnd, unlink);
+      const source = checkTaskSource(tasks);
+      const engine = this.#engine;
+      if (Array.isArray(source)) {
+        const batch = new DispatchBatch(source.length, resolve, reject, onProgress);
+        engine.accept(source, batch);
+        if (batch.total === 0) {
+          resolve(batch.results);
+        } else if (signal !== undefined && batch.remaining > 0) {
+          batch.onEnd = chain(batch.onEnd, engine.link(batch, signal));
+        }
+        return;
       }
+      const batch = new DispatchBatch(0, resolve, reject, onProgress);
+      if (signal !== undefined) {
+        batch.onEnd = engine.link(batch, signal);
+      }
+      engine.feed(source as Iterable<unknown> | AsyncIterable<unknown>, batch);
     });
   }
 
   /**
    * Runs all tasks and yields each result as it finishes, with its input `index`. Tasks start at the
-   * call. Leaving the loop early (`break`, `return`, a throw) cancels the tasks not finished: queued ones
-   * never start, running ones see their signal abort. Throws at once on invalid input.
+   * call; an iterable or async iterable is read as slots free. Leaving the loop early (`break`, `return`,
+   * a throw) cancels the tasks not finished and reads no more: queued ones never start, running ones see
+   * their signal abort. Throws at once on an invalid array; an invalid task in an iterable, or an error it
+   * throws, is thrown by the loop after the results before it.
    */
   stream<const T extends readonly ContextTaskInit[]>(tasks: T, options?: StreamOptions): AsyncIterableIterator<StreamResult<ResultOf<T[number]>>>;
   stream<const T extends readonly TaskLike[]>(
     tasks: T & CheckedTasks<T>,
     options?: StreamOptions,
   ): AsyncIterableIterator<StreamResult<ResultOf<T[number]>>>;
-  stream(tasks: readonly TaskLike[], options?: StreamOptions): AsyncIterableIterator<StreamResult> {
+  stream<I extends Iterable<TaskLike> | AsyncIterable<TaskLike>>(tasks: NotArray<I>, options?: StreamOptions): AsyncIterableIterator<StreamResult<ResultOf<ElementOf<I>>>>;
+  stream(tasks: TaskSource<TaskLike>, options?: StreamOptions): AsyncIterableIterator<StreamResult> {
     const { signal } = readDispatchOptions(options, ['signal']);
-    const inputs = checkTaskList(tasks);
-    const batch = new StreamBatch(inputs.length);
-    const jobs = this.#engine.accept(inputs, batch);
-    // Every task accounted for: the caller's signal is let go even if the stream is never read.
-    const unlink = signal !== undefined && batch.remaining > 0 ? this.#engine.link(jobs, signal) : undefined;
-    batch.onEnd = chain(batch.onEnd, unlink);
+    const source = checkTaskSource(tasks);
+    const engine = this.#engine;
+    const batch = new StreamBatch();
+    let unlink: (() => void) | undefined;
+    if (Array.isArray(source)) {
+      engine.accept(source, batch);
+      // Every task accounted for: the caller's signal is let go even if the stream is never read.
+      unlink = signal !== undefined && batch.remaining > 0 ? engine.link(batch, signal) : undefined;
+      batch.onEnd = chain(batch.onEnd, unlink);
+    } else {
+      unlink = signal === undefined ? undefined : engine.link(batch, signal);
+      batch.onEnd = chain(batch.onEnd, unlink);
+      engine.feed(source as Iterable<unknown> | AsyncIterable<unknown>, batch);
+    }
     const close = (): void => {
       if (!batch.closed) {
         unlink?.();
         batch.close();
-        this.#engine.cancel(jobs, new DOMException('The stream was closed before the task finished', 'AbortError'));
+        batch.source?.stop();
+        engine.cancel(batch.ids.values(), new DOMException('The stream was closed before the task finished', 'AbortError'));
       }
     };
     const stream: AsyncIterableIterator<StreamResult> = {
@@ -202,6 +231,31 @@ export class Dispatcher {
       return Promise.resolve(result as DispatchResult<R>);
     }
     return Promise.reject(new TaskIdError(String(id), 'is unknown or evicted'));
+  }
+
+  /**
+   * Cancels one unfinished task: at once if it is queued or waiting to retry, by aborting its signal if it
+   * is running (its slot held until the function stops, as for any abort). Its result is `cancelled`,
+   * saying `reason`. Returns whether there was such a task.
+   */
+  cancel(id: string, reason?: unknown): boolean {
+    checkType('id', id, 'string');
+    return this.#engine.cancelOne(id, reason === undefined ? new DOMException('The task was cancelled', 'AbortError') : reason);
+  }
+
+  /** Cancels every task queued or waiting to retry, leaving running ones alone; the dispatcher stays open. Returns how many. */
+  clear(): number {
+    return this.#engine.clear();
+  }
+
+  /** Resolves when fewer than `n` tasks are queued or waiting to retry: backpressure for a producer. */
+  onSizeLessThan(n: number): Promise<void> {
+    try {
+      checkNumber('n', n, 'a number > 0', (value) => value > 0);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#engine.sizeLessThan(n);
   }
 
   /**

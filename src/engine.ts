@@ -2,14 +2,16 @@ import { chooseAdmission } from './admission/choose.js';
 import { DeadlineWatch } from './admission/deadline.js';
 import { type Batch, resolveAll } from './batch.js';
 import { Gate } from './core/gate.js';
-import { type Job, RUNNING } from './core/job.js';
+import { type Job, QUEUED, RUNNING, SETTLED, WAITING } from './core/job.js';
 import { Scheduler } from './core/scheduler.js';
 import { ShutdownError } from './errors.js';
 import { Emitter } from './events.js';
+import { Feed } from './feed.js';
 import type { DispatcherOptions, ResolvedOptions } from './options.js';
 import { Registry } from './registry.js';
 import { type DispatchResult, messageOf } from './result.js';
 import { Stats } from './stats.js';
+import type { TaskLike } from './types.js';
 
 /**
  * A dispatcher's machinery behind its public methods: it accepts tasks into jobs and queues them,
@@ -23,6 +25,7 @@ export class Engine {
   closed = false;
   readonly #idleWaiters: (() => void)[] = [];
   readonly #emptyWaiters: (() => void)[] = [];
+  readonly #sizeWaiters: { n: number; resolve: () => void }[] = [];
 
   constructor(
     readonly options: ResolvedOptions,
@@ -62,25 +65,112 @@ export class Engine {
   }
 
   /** Accepts one submitted task and queues it. */
-  submit(input: unknown, capture: boolean): Job {
+  submit(input: TaskLike, capture: boolean): Job {
     this.#open();
     const job = this.registry.acceptOne(input, capture);
     this.scheduler.add(job);
     this.scheduler.poke();
+    this.#watch(job, input.signal);
     return job;
   }
 
-  /** Accepts a batch, all or nothing, and queues its jobs, to run in the caller's async context. */
+  /** Accepts an array of tasks, all or nothing, and queues their jobs, to run in the caller's async context. */
   accept(inputs: readonly unknown[], batch: Batch | null): Job[] {
     this.#open();
     const jobs = this.registry.accept(inputs, new Gate(this.scheduler.hops), batch);
+    if (batch !== null) {
+      batch.total += jobs.length;
+      batch.remaining += jobs.length;
+    }
     const { scheduler } = this;
     for (const job of jobs) {
       scheduler.add(job);
     }
     scheduler.poke();
+    for (const [i, job] of jobs.entries()) {
+      this.#watch(job, (inputs[i] as TaskLike).signal);
+    }
     return jobs;
   }
+
+  /** Reads the batch's tasks from an iterable as slots free, to run in the caller's async context. */
+  feed(source: Iterable<unknown> | AsyncIterable<unknown>, batch: Batch): void {
+    this.#open();
+    const gate = new Gate(this.scheduler.hops);
+    const { scheduler, registry } = this;
+    new Feed(source, batch, {
+      accept: (input, index) => {
+        const job = registry.acceptInto(input, index, gate, batch);
+        batch.total++;
+        batch.remaining++;
+        scheduler.add(job);
+        scheduler.poke();
+        this.#watch(job, (input as TaskLike).signal);
+      },
+      get limit() {
+        return scheduler.cap.limit;
+      },
+      cancel: (error) => this.cancel(batch.ids.values(), error),
+    }).start();
+  }
+
+  /** Cancels the task when `signal` aborts, at once if it already has; the listener goes when the task ends. */
+  #watch(job: Job, signal: AbortSignal | undefined): void {
+    if (signal === undefined || job.state === SETTLED) {
+      return;
+    }
+    const cancel = (): void => this.cancel([job], signal.reason);
+    if (signal.aborted) {
+      cancel();
+      return;
+    }
+    signal.addEventListener('abort', cancel, { once: true });
+    job.note().unlink = () => signal.removeEventListener?.('abort', cancel);
+  }
+
+  /** Cancels the task with this id, if it is unfinished; says whether it was. */
+  cancelOne(id: string, reason: unknown): boolean {
+    const job = this.registry.find(id);
+    if (job === undefined) {
+      return false;
+    }
+    this.cancel([job], reason);
+    return true;
+  }
+
+  /** Cancels every task queued or waiting to retry; running ones go on. Returns how many were cancelled. */
+  clear(): number {
+    const jobs = [...this.registry.unfinished()].filter((job) => job.state === QUEUED || job.state === WAITING);
+    this.cancel(jobs, new DOMException('The queue was cleared', 'AbortError'));
+    return jobs.length;
+  }
+
+  /** Resolves when fewer than `n` tasks are queued or waiting to retry. */
+  sizeLessThan(n: number): Promise<void> {
+    if (this.pending < n) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.#sizeWaiters.push({ n, resolve });
+      this.scheduler.onShrink = this.#shrunk;
+    });
+  }
+
+  /** The queue shrank: resolves the size waiters it now satisfies. */
+  readonly #shrunk = (): void => {
+    const pending = this.pending;
+    const waiters = this.#sizeWaiters;
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      const waiter = waiters[i] as { n: number; resolve: () => void };
+      if (pending < waiter.n) {
+        waiters.splice(i, 1);
+        waiter.resolve();
+      }
+    }
+    if (waiters.length === 0) {
+      this.scheduler.onShrink = null;
+    }
+  };
 
   #open(): void {
     if (this.closed) {
@@ -88,9 +178,15 @@ export class Engine {
     }
   }
 
-  /** Cancels the jobs' unfinished ones when `signal` aborts; returns the unlink function. */
-  link(jobs: readonly Job[], signal: AbortSignal): () => void {
-    const cancel = (): void => this.cancel(jobs, signal.reason);
+  /** Cancels the batch's unfinished jobs when `signal` aborts, and reads no more of its iterable; returns the unlink function. */
+  link(batch: Batch, signal: AbortSignal): () => void {
+    const cancel = (): void => {
+      if (batch.source !== null) {
+        batch.source.stop();
+        batch.exhausted();
+      }
+      this.cancel(batch.ids.values(), signal.reason);
+    };
     if (signal.aborted) {
       cancel();
     } else {
@@ -154,6 +250,7 @@ export class Engine {
   }
 
   #record(job: Job, result: DispatchResult): void {
+    job.notes?.unlink?.();
     this.registry.record(job, result);
     this.stats.record(result, job.startedAt + result.durationMs);
     job.owner?.settle(job, result);

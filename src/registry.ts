@@ -1,4 +1,4 @@
-import type { Batch } from './batch.js';
+import { type Batch, chain } from './batch.js';
 import { Gate, type Hops } from './core/gate.js';
 import { Job, type JobOwner, type JobSettings, SETTLED } from './core/job.js';
 import type { Timeouts } from './core/timeouts.js';
@@ -80,6 +80,30 @@ export class Registry {
     return job;
   }
 
+  /** Validates one task read from an iterable into `batch`, at `index`, and makes its job. */
+  acceptInto(input: unknown, index: number, gate: Gate, batch: Batch): Job {
+    checkTask(input, index);
+    const { id } = input;
+    const earlier = batch.ids.get(id);
+    if (earlier !== undefined) {
+      throw new TaskIdError(id, `is repeated in the batch (tasks[${earlier.index}] and tasks[${index}])`);
+    }
+    if (this.find(id) !== undefined) {
+      throw new TaskIdError(id, 'is already pending or running');
+    }
+    const job = this.#jobOf(input, index, batch, gate, index);
+    batch.ids.set(id, job);
+    if (!this.#batches.has(batch)) {
+      this.#batches.add(batch);
+      batch.onEnd = chain(batch.onEnd, () => this.#batches.delete(batch));
+    }
+    if (job.task !== null) {
+      track(job.task, 'pending');
+    }
+    this.store.forget(id);
+    return job;
+  }
+
   /** Validates the inputs and makes their jobs; all or nothing: one bad task and none is accepted. */
   accept(inputs: readonly unknown[], gate: Gate, batch: Batch | null): Job[] {
     const jobs: Job[] = [];
@@ -114,7 +138,7 @@ export class Registry {
       }
     } else if (jobs.length > 0) {
       this.#batches.add(batch);
-      batch.onEnd = () => this.#batches.delete(batch);
+      batch.onEnd = chain(batch.onEnd, () => this.#batches.delete(batch));
     }
     const { store } = this;
     for (const job of jobs) {

@@ -20,6 +20,7 @@ export class Task<F extends TaskFunction = TaskFunction> {
   declare readonly retry: RetryOptions | undefined;
   declare readonly key: string | undefined;
   declare readonly cost: number | ((task: TaskLike) => number) | undefined;
+  declare readonly signal: AbortSignal | undefined;
   /** `'pending'` → `'running'` → `'done'` | `'failed'` | `'timeout'` | `'cancelled'`. */
   readonly status: TaskStatus = 'pending';
   /** The value once `status` is `'done'`, else null. */
@@ -72,10 +73,11 @@ export interface TaskFields {
   readonly retry: RetryOptions | undefined;
   readonly key: string | undefined;
   readonly cost: number | ((task: TaskLike) => number) | undefined;
+  readonly signal: AbortSignal | undefined;
 }
 
 /** The fields a task may have; any other is refused, so a typo such as `arg` is not silently ignored. */
-export const taskFields: readonly string[] = ['id', 'func', 'args', 'priority', 'timeoutMs', 'totalTimeoutMs', 'retry', 'key', 'cost'];
+export const taskFields: readonly string[] = ['id', 'func', 'args', 'priority', 'timeoutMs', 'totalTimeoutMs', 'retry', 'key', 'cost', 'signal'];
 
 const nameOf = (at: number | undefined, field = ''): string => (at === undefined ? 'task' : `tasks[${at}]`) + field;
 
@@ -91,7 +93,7 @@ export function checkTask(input: unknown, at?: number): asserts input is TaskLik
     // Checked when it was made.
     return;
   }
-  const { id, func, args, priority, timeoutMs, totalTimeoutMs, retry, key, cost } = (input ?? {}) as Partial<TaskLike>;
+  const { id, func, args, priority, timeoutMs, totalTimeoutMs, retry, key, cost, signal } = (input ?? {}) as Partial<TaskLike>;
   if (
     !(
       typeof id === 'string' &&
@@ -125,6 +127,7 @@ export function checkTask(input: unknown, at?: number): asserts input is TaskLik
       case 'retry':
       case 'key':
       case 'cost':
+      case 'signal':
         continue;
       default:
         unknownField(nameOf(at), field);
@@ -142,6 +145,10 @@ export function checkTask(input: unknown, at?: number): asserts input is TaskLik
   if (cost !== undefined && typeof cost !== 'function') {
     checkCost(nameOf(at, '.cost'), cost);
   }
+  // Duck-typed, as a batch's signal: one from another realm or a polyfill is accepted.
+  if (signal !== undefined && typeof (signal as Partial<AbortSignal> | null)?.addEventListener !== 'function') {
+    invalidType(nameOf(at, '.signal'), 'an AbortSignal', signal);
+  }
 }
 
 function unknownField(task: string, field: string): never {
@@ -151,8 +158,8 @@ function unknownField(task: string, field: string): never {
 /** Validates a task and copies its fields, with their defaults: what a `Task` is made of. */
 export function readTaskFields(input: unknown, at?: number): TaskFields {
   checkTask(input, at);
-  const { id, func, args = noArgs, priority = 0, timeoutMs, totalTimeoutMs, retry, key, cost } = input;
-  return { id, func, args, priority, timeoutMs, totalTimeoutMs, retry, key, cost };
+  const { id, func, args = noArgs, priority = 0, timeoutMs, totalTimeoutMs, retry, key, cost, signal } = input;
+  return { id, func, args, priority, timeoutMs, totalTimeoutMs, retry, key, cost, signal };
 }
 
 /** A token estimate: a finite number ≥ 0. */

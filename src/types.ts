@@ -54,6 +54,8 @@ interface TaskFields<F extends TaskFunction> {
   readonly key?: string;
   /** Estimated tokens, reserved at start and corrected by the usage reported: a number, or a function of the task. @default 0 */
   readonly cost?: number | ((task: TaskLike) => number);
+  /** Aborting it cancels the task: at once while it is queued or waiting to retry, by aborting its attempt while it runs. */
+  readonly signal?: AbortSignal;
 }
 
 /**

@@ -67,7 +67,7 @@ export function checkString(name: string, value: unknown): string {
   return value;
 }
 
-export function checkType<T>(name: string, value: T, type: 'function' | 'boolean'): T {
+export function checkType<T>(name: string, value: T, type: 'function' | 'boolean' | 'string'): T {
   if (typeof value !== type) {
     fail(TypeError, name, `a ${type}`, value);
   }

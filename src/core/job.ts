@@ -48,6 +48,8 @@ export class JobNotes {
   queuedAt = -Infinity;
   /** What the admission that let the current attempt start holds for it (a fleet lease). */
   ticket: unknown = null;
+  /** Removes the listener on the task's own `signal`, when it has one. */
+  unlink: (() => void) | null = null;
 }
 
 let sequence = 0;

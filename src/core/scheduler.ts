@@ -67,6 +67,8 @@ export class Scheduler implements SlotHost {
   #granted = 0;
   /** A start waits (for a rate limit) until this timer fires. */
   #blocked: Timer = undefined;
+  /** Told when fewer jobs are queued or waiting than before, while someone waits for that (`onSizeLessThan`). */
+  onShrink: (() => void) | null = null;
   /** An admission's answer is on its way: no slot is asked for until it is in. */
   #awaiting = false;
 
@@ -170,6 +172,7 @@ export class Scheduler implements SlotHost {
     job.timer = undefined;
     this.outcomes.record(job, status, reason, error);
     this.#checkEmpty();
+    this.onShrink?.();
     this.#checkIdle();
   }
 
@@ -202,6 +205,7 @@ export class Scheduler implements SlotHost {
     this.#queued--;
     this.#running++;
     this.#checkEmpty();
+    this.onShrink?.();
     return next;
   }
 
