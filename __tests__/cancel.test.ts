@@ -135,7 +135,7 @@ describe('clear()', () => {
     // flaky waits to retry, running runs, queued waits for the slot.
     expect(d.clear()).toBe(2);
     expect(d.pendingCount).toBe(0);
-    gate.resolve('r');
+    gate.resolve();
     expect((await results).map((r) => [r.taskId, r.status])).toEqual([['flaky', 'cancelled'], ['running', 'done'], ['queued', 'cancelled']]);
     expect((await d.dispatch([{ id: 'after', func: () => 1 }]))[0]?.status).toBe('done');
     expect(d.clear()).toBe(0);
