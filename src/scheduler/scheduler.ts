@@ -2,9 +2,9 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { now, setTimer, type Timer } from '../clock.js';
 import type { Emitter, PauseReason } from '../events.js';
 import { Aimd, type AdaptivePolicy } from '../policies/adaptive.js';
-import { openAiUsage, type Budget, type Usage } from '../policies/budget.js';
+import type { Budget, Usage } from '../policies/budget.js';
 import type { RateLimiter } from '../policies/rate-limit.js';
-import { backoffMs, isRetryable, retryAfterMs, statusOf } from '../policies/retry.js';
+import { backoffMs, isOverloaded, isRetryable, retryAfterMs } from '../policies/retry.js';
 import { type DispatchResult, type FailureStatus, failure, messageOf, success } from '../result.js';
 import { type Job, QUEUED, RUNNING, SETTLED, WAITING } from './job.js';
 import { Hops } from './gate.js';
@@ -343,8 +343,8 @@ export class Scheduler {
       return;
     }
     (job.errors ??= []).push(error);
-    const code = status === 'failed' ? statusOf(outcome) : undefined;
-    if (status === 'timeout' || code === 429 || code === 503) {
+    const overloaded = status === 'failed' && isOverloaded(outcome);
+    if (status === 'timeout' || overloaded) {
       this.#aimd?.overload(cuts);
     } else {
       // Successes must come in a row to raise the limit.
@@ -356,7 +356,7 @@ export class Scheduler {
     }
     const { retry } = job.settings;
     const asked = status === 'failed' ? retryAfterMs(outcome) : undefined;
-    if (asked !== undefined && (code === 429 || code === 503)) {
+    if (asked !== undefined && overloaded) {
       // The provider's limit is shared by every worker: nothing starts before it said to come back.
       this.pauseFor(asked, 'rate-limit');
     }
