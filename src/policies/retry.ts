@@ -145,7 +145,7 @@ const NETWORK_CODES = new Set([
 /** `fetch` rejects with a TypeError of one of these messages (Node's undici, Chromium, Firefox, Safari). */
 const FETCH_FAILED = /^(fetch failed|failed to fetch|networkerror when attempting to fetch resource\.?|load failed)$/i;
 
-/** A connection that failed or broke: by code, by the openai SDK's connection errors, or a failed `fetch`; causes are followed. */
+/** A connection that failed or broke: by code, by the openai and Anthropic SDKs' connection errors, or a failed `fetch`; causes are followed. */
 export function isNetworkError(error: unknown): boolean {
   return (
     find(
