@@ -1,13 +1,14 @@
 import type { Usage } from './budget.js';
 
-/**
- * Readers of the usage the LLM clients return, each for one client's shape. They read only data
- * properties, never a getter: a getter may do work (the AI SDK's `streamText` result starts consuming its
- * stream when its `totalUsage` is read), and a result is not ours to disturb.
- */
+// Readers of the usage the LLM clients return, one for each client's shape, and the default that tries each.
+
 type Counts = Readonly<Record<string, unknown>>;
 
-/** A data property of `value`, own or inherited; undefined for a getter or a non-object. */
+/**
+ * A data property of `value`, own or inherited; undefined for a getter or a non-object. A getter may do
+ * work (the AI SDK's `streamText` result starts consuming its stream when its `totalUsage` is read), and a
+ * task's result is not ours to disturb.
+ */
 function data(value: unknown, name: string): unknown {
   for (let o = value; typeof o === 'object' && o !== null; o = Object.getPrototypeOf(o)) {
     const property = Object.getOwnPropertyDescriptor(o, name);
