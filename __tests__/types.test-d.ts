@@ -158,3 +158,21 @@ export async function attemptsOnResults(): Promise<void> {
     expectTypeOf(r.attemptErrors).toEqualTypeOf<string[]>();
   }
 }
+
+// duta/clients against the clients' own types: what each helper returns follows what the SDK gives.
+declare const aiSdkResult: import('ai').StreamTextResult<import('ai').ToolSet, never>;
+declare const messageStream: import('@anthropic-ai/sdk/lib/MessageStream').MessageStream;
+declare const ctx: TaskContext;
+
+export async function streamHelpers(): Promise<void> {
+  const { readAiSdkStream, readAnthropicStream } = await import('../src/clients/index.js');
+  const read = await readAiSdkStream(aiSdkResult, { context: ctx, onText: (text) => expectTypeOf(text).toBeString() });
+  expectTypeOf(read.text).toBeString();
+  expectTypeOf(read.usage).toEqualTypeOf<import('ai').LanguageModelUsage | undefined>();
+  const message = await readAnthropicStream(messageStream, { context: ctx });
+  expectTypeOf(message).toEqualTypeOf<Awaited<ReturnType<typeof messageStream.finalMessage>>>();
+  // @ts-expect-error: a generateText result has no fullStream
+  await readAiSdkStream({ text: 'done' });
+  // @ts-expect-error: onText takes a function
+  await readAnthropicStream(messageStream, { onText: 'print' });
+}

@@ -7,10 +7,12 @@
 // running tasks in their callers' async context (about 1.1 KB); 12 KB for waitUntil and the fixes of
 // three independent reviews (about 0.3 KB); 14 KB for the reshaped core (the admission seam, shared
 // timeout lists, results folded on read, batch ids kept per batch, unknown task fields refused: about
-// 2.2 KB), while the issue's target of 12 KB is worked towards and reported in BENCHMARKS.md.
+// 2.2 KB), while the issue's target of 12 KB is worked towards and reported in BENCHMARKS.md; 16 KB for
+// the three LLM clients' errors and usage (about 0.5 KB) and cancel, clear, backpressure and lazy inputs
+// (about 1.1 KB).
 import { minGz } from '../bench/size.mjs';
 
-const BUDGET_BYTES = 14 * 1024;
+const BUDGET_BYTES = 16 * 1024;
 
 const { minified, gzipped } = await minGz("export * from '../dist/esm/index.js';");
 const line = `size: ${minified} B minified, ${gzipped} B gzipped (budget ${BUDGET_BYTES} B)`;

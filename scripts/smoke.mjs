@@ -72,6 +72,22 @@ startMockLlm({ latencyMs: 0 }).then(async (server) => { await server.close(); co
   for (const file of ['testing.mjs', 'testing.cjs']) {
     console.log(`smoke ${file}: ${run(process.execPath, [file]).trim()}`);
   }
+  // duta/clients from both module systems: the stream helpers read a stream shaped as the AI SDK's.
+  const clients = (load) => `${load}
+const parts = async function* (last) { yield { type: 'text-delta', text: 'he' }; yield { type: 'text-delta', text: 'llo' }; yield last; };
+const check = async () => {
+  const { text, usage } = await readAiSdkStream({ fullStream: parts({ type: 'finish', totalUsage: { totalTokens: 3 } }) });
+  const failed = await readAiSdkStream({ fullStream: parts({ type: 'error', error: { message: 'x', type: 'server_error' } }) }).catch((e) => e);
+  return text === 'hello' && usage.totalTokens === 3 && failed instanceof StreamError && failed.type === 'server_error' && typeof readAnthropicStream === 'function';
+};
+check().then((ok) => { console.log(ok ? 'ok' : 'failed'); process.exitCode = ok ? 0 : 1; });
+`;
+  const clientNames = '{ readAiSdkStream, readAnthropicStream, StreamError }';
+  writeFileSync(join(app, 'clients.mjs'), clients(`import ${clientNames} from 'duta/clients';`));
+  writeFileSync(join(app, 'clients.cjs'), clients(`const ${clientNames} = require('duta/clients');`));
+  for (const file of ['clients.mjs', 'clients.cjs']) {
+    console.log(`smoke ${file}: ${run(process.execPath, [file]).trim()}`);
+  }
   const help = run(join(app, 'node_modules', '.bin', 'duta-mock-llm'), ['--help']);
   if (!help.startsWith('Usage: duta-mock-llm')) {
     throw new Error(`duta-mock-llm --help printed: ${help}`);
@@ -96,6 +112,8 @@ d.dispatch([{ id: 'a', func: () => 1 }]).then((results) => { stop(); console.log
 import { Dispatcher, dispatchParallel, type DispatchResult, type TaskContext } from 'duta';
 import { startMockLlm, type MockLlmStats } from 'duta/testing';
 import { instrument } from 'duta/otel';
+import { readAiSdkStream, type StreamedText } from 'duta/clients';
+export const read: Promise<StreamedText<{ totalTokens: number }>> = readAiSdkStream({ fullStream: (async function* () { yield { type: 'finish', totalUsage: { totalTokens: 1 } }; })() });
 export const stopTracing: () => void = instrument(new Dispatcher());
 export async function witness(): Promise<MockLlmStats> { const server = await startMockLlm({ latencyMs: { median: 100, spread: 0.3 } }); await server.close(); return server.stats(); }
 const d = new Dispatcher({ maxWorkers: 2 });

@@ -7,6 +7,7 @@ export { Task } from './task.js';
 export { ShutdownError, TaskFailedError, TaskIdError } from './errors.js';
 export type { DispatcherOptions } from './options.js';
 export { isNetworkError, isRetryable, retryAfterMs, statusOf } from './policies/retry.js';
+export { aiSdkUsage, anthropicUsage, defaultUsageOf, openAiUsage } from './policies/usage.js';
 export type { RetryOptions } from './policies/retry.js';
 export type { AdaptiveOptions } from './policies/adaptive.js';
 export type { BudgetOptions, Usage } from './policies/budget.js';

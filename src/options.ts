@@ -1,8 +1,9 @@
 import { type AdaptiveOptions, type AdaptivePolicy, resolveAdaptive } from './policies/adaptive.js';
-import { Budget, type BudgetOptions, openAiUsage, type Usage } from './policies/budget.js';
+import { Budget, type BudgetOptions, type Usage } from './policies/budget.js';
 import { type Deadline, resolveDeadline } from './policies/deadline.js';
 import { RateLimiter, type RateLimitOptions } from './policies/rate-limit.js';
 import { type RetryOptions, type RetryPolicy, resolveRetry, retryDefaults } from './policies/retry.js';
+import { defaultUsageOf } from './policies/usage.js';
 import { now } from './clock.js';
 import { type Coordinator, isCoordinator } from './admission/coordinator.js';
 import { checkCount, checkDuration, checkNumber, checkOptions, checkType, invalidType } from './validate.js';
@@ -20,7 +21,7 @@ export interface DispatcherOptions {
   readonly maxResults?: number;
   /** Retries for every task (a task's own `retry` overrides fields of it). Off by default (`retries: 0`). */
   readonly retry?: RetryOptions;
-  /** AIMD concurrency between `min` and `max` (`maxWorkers`), driven by 429s, 503s and timeouts. @default false */
+  /** AIMD concurrency between `min` and `max` (`maxWorkers`), driven by 429s, 503s, 529s and timeouts. @default false */
   readonly adaptive?: boolean | AdaptiveOptions;
   /** Requests- and tokens-per-minute token buckets, globally and by task `key`. @default none */
   readonly rateLimit?: RateLimitOptions;
@@ -30,7 +31,7 @@ export interface DispatcherOptions {
   readonly deadline?: Deadline;
   /** How long before the deadline everything is ended. @default 100 */
   readonly safetyMarginMs?: number;
-  /** The tokens a successful task used, from its result, when it did not call `ctx.reportUsage`. @default the OpenAI shape, `result.usage.total_tokens` */
+  /** The tokens a successful task used, from its result, when it did not call `ctx.reportUsage`. @default `defaultUsageOf`: the openai SDK's, the AI SDK's or the Anthropic SDK's `usage` */
   readonly usageOf?: (result: unknown) => Usage | undefined;
   /**
    * The platform's way to keep a function alive for background work (Vercel's `waitUntil`, Cloudflare's
@@ -101,7 +102,7 @@ export const defaultOptions = {
   budget: undefined,
   deadline: undefined,
   safetyMarginMs: 100,
-  usageOf: openAiUsage,
+  usageOf: defaultUsageOf,
   waitUntil: undefined,
   submitContext: false,
   coordinator: undefined,

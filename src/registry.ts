@@ -9,6 +9,9 @@ import { ResultStore } from './result-store.js';
 import { checkTask, costOf, isTask, noArgs, track } from './task.js';
 import type { TaskLike } from './types.js';
 
+const repeated = (id: string, first: number, again: number): TaskIdError =>
+  new TaskIdError(id, `is repeated in the batch (tasks[${first}] and tasks[${again}])`);
+
 /**
  * The dispatcher's records of its tasks: jobs of `submit` and `dispatchNowait` by id, the live batches
  * of `dispatch` and `stream` calls (each holding its own ids), and the finished results. It turns task
@@ -66,41 +69,24 @@ export class Registry {
    * caller's when `capture` (a gate of its own, armed again only if the task may retry).
    */
   acceptOne(input: unknown, capture: boolean): Job {
-    checkTask(input);
-    const { id } = input;
-    if (this.find(id) !== undefined) {
-      throw new TaskIdError(id, 'is already pending or running');
-    }
-    const job = this.#jobOf(input, undefined, null, capture ? null : this.#home, 0);
-    this.#live.set(id, job);
-    if (job.task !== null) {
-      track(job.task, 'pending');
-    }
-    this.store.forget(id);
+    const job = this.#make(input, undefined, null, capture ? null : this.#home);
+    this.#live.set(job.id, job);
+    this.#enter(job);
     return job;
   }
 
   /** Validates one task read from an iterable into `batch`, at `index`, and makes its job. */
   acceptInto(input: unknown, index: number, gate: Gate, batch: Batch): Job {
     checkTask(input, index);
-    const { id } = input;
-    const earlier = batch.ids.get(id);
+    // Before the check for unfinished tasks elsewhere, which would find the earlier one too.
+    const earlier = batch.ids.get(input.id);
     if (earlier !== undefined) {
-      throw new TaskIdError(id, `is repeated in the batch (tasks[${earlier.index}] and tasks[${index}])`);
+      throw repeated(input.id, earlier.index, index);
     }
-    if (this.find(id) !== undefined) {
-      throw new TaskIdError(id, 'is already pending or running');
-    }
-    const job = this.#jobOf(input, index, batch, gate, index);
-    batch.ids.set(id, job);
-    if (!this.#batches.has(batch)) {
-      this.#batches.add(batch);
-      batch.onEnd = chain(batch.onEnd, () => this.#batches.delete(batch));
-    }
-    if (job.task !== null) {
-      track(job.task, 'pending');
-    }
-    this.store.forget(id);
+    const job = this.#make(input, index, batch, gate);
+    batch.ids.set(job.id, job);
+    this.#register(batch);
+    this.#enter(job);
     return job;
   }
 
@@ -111,20 +97,10 @@ export class Registry {
     const ids = batch?.ids ?? (inputs.length > 1 ? new Map<string, Job>() : undefined);
     try {
       for (let i = 0; i < inputs.length; i++) {
-        const input = inputs[i];
-        checkTask(input, i);
-        const { id } = input;
-        if (this.find(id) !== undefined) {
-          throw new TaskIdError(id, 'is already pending or running');
-        }
-        const job = this.#jobOf(input, i, batch, gate, i);
-        if (ids !== undefined) {
-          // One map operation a task: a repeat leaves the size as it was.
-          const size = ids.size;
-          if (ids.set(id, job).size === size) {
-            const first = jobs.findIndex((other) => other.id === id);
-            throw new TaskIdError(id, `is repeated in the batch (tasks[${first}] and tasks[${i}])`);
-          }
+        const job = this.#make(inputs[i], i, batch, gate);
+        // One map operation a task: a repeat leaves the size as it was.
+        if (ids !== undefined && ids.size === ids.set(job.id, job).size) {
+          throw repeated(job.id, jobs.findIndex((other) => other.id === job.id), i);
         }
         jobs.push(job);
       }
@@ -132,23 +108,41 @@ export class Registry {
       ids?.clear();
       throw error;
     }
-    if (batch === null) {
-      for (const job of jobs) {
+    for (const job of jobs) {
+      if (batch === null) {
         this.#live.set(job.id, job);
       }
-    } else if (jobs.length > 0) {
+      this.#enter(job);
+    }
+    if (batch !== null && jobs.length > 0) {
+      this.#register(batch);
+    }
+    return jobs;
+  }
+
+  /** Checks a task and makes its job; its id must not be in use by an unfinished task. */
+  #make(input: unknown, at: number | undefined, batch: Batch | null, gate: Gate | null): Job {
+    checkTask(input, at);
+    if (this.find(input.id) !== undefined) {
+      throw new TaskIdError(input.id, 'is already pending or running');
+    }
+    return this.#jobOf(input, at, batch, gate, at ?? 0);
+  }
+
+  /** A job is accepted: its task says so, and a resubmitted id's old result is gone until the new one comes. */
+  #enter(job: Job): void {
+    if (job.task !== null) {
+      track(job.task, 'pending');
+    }
+    this.store.forget(job.id);
+  }
+
+  /** A batch with unfinished jobs is searched by lookups until it ends. */
+  #register(batch: Batch): void {
+    if (!this.#batches.has(batch)) {
       this.#batches.add(batch);
       batch.onEnd = chain(batch.onEnd, () => this.#batches.delete(batch));
     }
-    const { store } = this;
-    for (const job of jobs) {
-      if (job.task !== null) {
-        track(job.task, 'pending');
-      }
-      // A resubmitted id's old result is gone: `getResult` says it is unfinished again.
-      store.forget(job.id);
-    }
-    return jobs;
   }
 
   /** A job's one result: its id is free again, and the result is kept for lookups. */

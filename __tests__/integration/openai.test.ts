@@ -114,6 +114,29 @@ describe('duta with the openai SDK against the mock server', () => {
     expect(Number(cause.headers.get('retry-after-ms'))).toBeGreaterThan(0);
   });
 
+  test('a stream broken off by an error chunk throws a status-less server_error, which duta retries', async () => {
+    const { server, client } = await setUp({ latencyMs: 20, failFirst: { count: 1, status: 500, midStream: true } });
+    const d = new Dispatcher({ retry: { retries: 2, minDelayMs: 10 } });
+    const retried: string[] = [];
+    d.on('retry', (e) => retried.push(e.error));
+    const [r] = await d.dispatch([
+      {
+        id: 'stream',
+        func: async ({ signal }: TaskContext) => {
+          const stream = await client.chat.completions.create({ model: 'mock-gpt', messages: [{ role: 'user', content: 'stream please' }], stream: true }, { signal });
+          let text = '';
+          for await (const chunk of stream) {
+            text += chunk.choices[0]?.delta.content ?? '';
+          }
+          return text;
+        },
+      },
+    ]);
+    expect(r).toMatchObject({ status: 'done', attempts: 2 });
+    expect(retried).toEqual(['The server had an error while processing your request.']);
+    expect(server.stats()).toMatchObject({ requests: 2, byStatus: { 200: 2 }, streamErrors: 1 });
+  });
+
   test('streaming through the SDK yields the whole answer', async () => {
     const { server, client } = await setUp({ latencyMs: 5 });
     const d = new Dispatcher();

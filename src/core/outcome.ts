@@ -4,7 +4,7 @@ import type { Admission } from '../admission/admission.js';
 import type { Pause } from '../admission/pause.js';
 import type { Aimd } from '../policies/adaptive.js';
 import type { Usage } from '../policies/budget.js';
-import { backoffMs, isRetryable, retryAfterMs, statusOf } from '../policies/retry.js';
+import { backoffMs, isOverloaded, isRetryable, retryAfterMs } from '../policies/retry.js';
 import { type DispatchResult, type FailureStatus, failure, messageOf, success } from '../result.js';
 import { Attempt } from './attempt.js';
 import { type Job, SETTLED, WAITING } from './job.js';
@@ -59,8 +59,9 @@ export class Outcomes {
       return;
     }
     (job.note().errors ??= []).push(error);
-    const code = status === 'failed' ? statusOf(outcome) : undefined;
-    if (status === 'timeout' || code === 429 || code === 503) {
+    // A 429, a 503 or a 529 (or an overloaded stream error): the provider is at its limit.
+    const overloaded = status === 'failed' && isOverloaded(outcome);
+    if (status === 'timeout' || overloaded) {
       aimd?.overload(cuts);
     } else {
       // Successes must come in a row to raise the limit.
@@ -72,7 +73,7 @@ export class Outcomes {
     }
     const { retry } = job.settings;
     const asked = status === 'failed' ? retryAfterMs(outcome) : undefined;
-    if (asked !== undefined && (code === 429 || code === 503)) {
+    if (asked !== undefined && overloaded) {
       // The provider's limit is shared by every worker: nothing starts before it said to come back.
       host.pause.pauseFor(asked, 'rate-limit');
     }

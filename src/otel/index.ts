@@ -2,7 +2,7 @@ import { type Attributes, context, type Span, SpanStatusCode, type Tracer, trace
 import { now } from '../clock.js';
 import type { Dispatcher } from '../dispatcher.js';
 import { INSTRUMENT, SUBMIT_CONTEXT } from '../events.js';
-import { openAiUsage } from '../policies/budget.js';
+import { defaultUsageOf } from '../policies/usage.js';
 
 export interface InstrumentOptions {
   /** The tracer spans are made with. @default the global tracer provider's `duta` tracer */
@@ -65,7 +65,7 @@ export function instrument(dispatcher: Dispatcher, options: InstrumentOptions = 
       end(taskId, 'retry', error, job?.usage?.totalTokens);
     }),
     dispatcher[INSTRUMENT]('settle', (result, job) => {
-      const tokens = job?.usage?.totalTokens ?? (result.success ? openAiUsage(result.result)?.totalTokens : undefined);
+      const tokens = job?.usage?.totalTokens ?? (result.success ? defaultUsageOf(result.result)?.totalTokens : undefined);
       end(result.taskId, result.status, result.success ? null : result.error, tokens);
     }),
     dispatcher[INSTRUMENT]('pause', ({ reason, untilMs }) => {

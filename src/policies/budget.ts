@@ -88,20 +88,6 @@ export class Budget {
   }
 }
 
-/** The OpenAI response shape: `result.usage.total_tokens` (with `prompt_tokens`, `completion_tokens`). */
-export function openAiUsage(result: unknown): Usage | undefined {
-  const usage = (result as { usage?: { total_tokens?: unknown; prompt_tokens?: unknown; completion_tokens?: unknown } } | null)?.usage;
-  if (typeof usage?.total_tokens !== 'number') {
-    return undefined;
-  }
-  const { total_tokens, prompt_tokens, completion_tokens } = usage;
-  return {
-    totalTokens: total_tokens,
-    ...(typeof prompt_tokens === 'number' && { promptTokens: prompt_tokens }),
-    ...(typeof completion_tokens === 'number' && { completionTokens: completion_tokens }),
-  };
-}
-
 /** A usage as reported by a task: validated, since it comes from user code. */
 export function checkUsage(usage: unknown): Usage {
   const { totalTokens } = checkOptions('usage', usage, ['totalTokens', 'promptTokens', 'completionTokens']) as Usage;

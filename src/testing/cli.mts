@@ -10,8 +10,9 @@ const usage = `Usage: duta-mock-llm [options]
   --latency-per-token MS  extra latency per requested max_tokens
   --rpm N               requests per minute     --tpm N          tokens per minute
   --max-concurrent N    requests in flight at once
-  --error-rate R        share answered 500/503  --hang-rate R    share never answered
-  --reset-rate R        share reset mid-response
+  --error-rate R        share answered 500/503 (Anthropic: 500/529)
+  --hang-rate R         share never answered    --reset-rate R   share reset mid-response
+  --stream-error-rate R share of streams broken off by an error event
   --fail-first N[:STATUS]  the first N requests get STATUS (default 503)
   --seed N              random seed             --default-max-tokens N  max_tokens when absent`;
 
@@ -49,6 +50,7 @@ function parse() {
     'error-rate': { type: 'string' },
     'hang-rate': { type: 'string' },
     'reset-rate': { type: 'string' },
+    'stream-error-rate': { type: 'string' },
     'fail-first': { type: 'string' },
     seed: { type: 'string' },
     'default-max-tokens': { type: 'string' },
@@ -73,13 +75,14 @@ const options: MockLlmOptions = {
   errorRate: number(values['error-rate']),
   hangRate: number(values['hang-rate']),
   resetRate: number(values['reset-rate']),
+  streamErrorRate: number(values['stream-error-rate']),
   failFirst: failCount ? { count: Number(failCount), status: failStatus ? Number(failStatus) : 503 } : undefined,
   seed: number(values.seed),
   defaultMaxTokens: number(values['default-max-tokens']),
 };
 try {
   const server = await startMockLlm(options);
-  console.log(`duta mock LLM listening on ${server.url}`);
+  console.log(`duta mock LLM listening on ${server.url} (Anthropic SDK: baseURL ${server.anthropicUrl})`);
   const stop = (): void => {
     console.log(JSON.stringify(server.stats()));
     void server.close().then(() => process.exit(0));

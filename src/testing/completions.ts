@@ -1,18 +1,5 @@
 /** The OpenAI chat-completions shapes the mock server reads and writes. */
-
-export interface ChatRequest {
-  readonly model: string;
-  readonly messages: readonly { readonly role: string; readonly content: string }[];
-  readonly maxTokens: number | undefined;
-  readonly stream: boolean;
-  readonly includeUsage: boolean;
-}
-
-export interface Usage {
-  readonly prompt_tokens: number;
-  readonly completion_tokens: number;
-  readonly total_tokens: number;
-}
+import { type ChatRequest, type Protocol, type Tokens, contentText, parseObject, pieces } from './request.js';
 
 /** An OpenAI-shaped error body. */
 export function errorBody(message: string, type: string, code: string | null = null, param: string | null = null): string {
@@ -21,16 +8,11 @@ export function errorBody(message: string, type: string, code: string | null = n
 
 /** Reads a request body, or returns the message of a 400 explaining what is wrong with it. */
 export function parseChatRequest(body: string): ChatRequest | string {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return 'The request body is not valid JSON.';
+  const json = parseObject(body);
+  if (typeof json === 'string') {
+    return json;
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    return 'The request body must be a JSON object.';
-  }
-  const { model = 'mock-gpt', messages, max_tokens, max_completion_tokens, stream = false, stream_options } = json as Record<string, unknown>;
+  const { model = 'mock-gpt', messages, max_tokens, max_completion_tokens, stream = false, stream_options } = json;
   if (typeof model !== 'string') {
     return "'model' must be a string.";
   }
@@ -43,7 +25,7 @@ export function parseChatRequest(body: string): ChatRequest | string {
     if (typeof role !== 'string') {
       return `'messages[${i}].role' must be a string.`;
     }
-    const text = typeof content === 'string' ? content : Array.isArray(content) ? JSON.stringify(content) : content == null ? '' : null;
+    const text = contentText(content);
     if (text === null) {
       return `'messages[${i}].content' must be a string or an array of parts.`;
     }
@@ -60,47 +42,47 @@ export function parseChatRequest(body: string): ChatRequest | string {
   return { model, messages: parsed, maxTokens: (maxTokens ?? undefined) as number | undefined, stream, includeUsage };
 }
 
-/** Tokens of a prompt, estimated as providers' tokenizers roughly count English: ~4 characters a token. */
-export function promptTokens(request: ChatRequest): number {
-  return request.messages.reduce((sum, { content }) => sum + 4 + Math.ceil(content.length / 4), 2);
-}
+const usageOf = ({ prompt, completion }: Tokens) => ({ prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion });
 
-const WORDS = 'the model considered your request and here is a concise answer with the key points in order'.split(' ');
-
-/** An answer of `tokens` words (one token each), varied by the request's random stream. */
-export function answerText(tokens: number, random: () => number): string {
-  const offset = Math.floor(random() * WORDS.length);
-  return Array.from({ length: tokens }, (_, i) => WORDS[(offset + i) % WORDS.length]).join(' ');
-}
-
-export function completionBody(id: string, model: string, text: string, usage: Usage): string {
+function completionBody(index: number, { model }: ChatRequest, text: string, tokens: Tokens): string {
   return JSON.stringify({
-    id,
+    id: `chatcmpl-mock-${index}`,
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model,
     choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: 'stop' }],
-    usage,
+    usage: usageOf(tokens),
   });
 }
 
 /** The server-sent events of a streamed answer: a role chunk, content chunks, a stop chunk, usage, `[DONE]`. */
-export function streamEvents(id: string, model: string, text: string, usage: Usage, includeUsage: boolean): string[] {
+function streamEvents(index: number, { model, includeUsage }: ChatRequest, text: string, tokens: Tokens): string[] {
+  const id = `chatcmpl-mock-${index}`;
   const created = Math.floor(Date.now() / 1000);
-  const chunk = (delta: object, finish: string | null, extra: object = {}): string =>
-    `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra })}\n\n`;
-  const words = text.split(' ');
-  const pieces: string[] = [];
-  for (let i = 0; i < words.length; i += 4) {
-    pieces.push(`${i === 0 ? '' : ' '}${words.slice(i, i + 4).join(' ')}`);
-  }
-  const events = [chunk({ role: 'assistant', content: '' }, null), ...pieces.map((piece) => chunk({ content: piece }, null)), chunk({}, 'stop')];
+  const chunk = (delta: object, finish: string | null): string =>
+    `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
+  const events = [chunk({ role: 'assistant', content: '' }, null), ...pieces(text).map((piece) => chunk({ content: piece }, null)), chunk({}, 'stop')];
   if (includeUsage) {
-    events.push(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [], usage })}\n\n`);
+    events.push(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: usageOf(tokens) })}\n\n`);
   }
   events.push('data: [DONE]\n\n');
   return events;
 }
+
+/** The OpenAI chat-completions API: `POST /v1/chat/completions`. */
+export const openAi: Protocol = {
+  parse: parseChatRequest,
+  error: (status, message) =>
+    status === 429
+      ? errorBody(message, 'rate_limit_exceeded', 'rate_limit_exceeded')
+      : errorBody(message, status >= 500 ? 'server_error' : 'invalid_request_error'),
+  overloadStatus: 503,
+  cutBody: '{"id":"chatcmpl-mock-reset","object":"chat.com',
+  body: completionBody,
+  events: streamEvents,
+  // OpenAI breaks a stream off with an `error` chunk, a server error whatever went wrong.
+  streamError: () => `data: ${errorBody('The server had an error while processing your request.', 'server_error')}\n\n`,
+};
 
 export function modelsBody(): string {
   return JSON.stringify({ object: 'list', data: [{ id: 'mock-gpt', object: 'model', created: 1_700_000_000, owned_by: 'duta' }] });

@@ -1,3 +1,3 @@
 export { startMockLlm } from './server.js';
 export type { MockLlm, MockLlmStats } from './server.js';
-export type { LatencyModel, MockLlmOptions } from './options.js';
+export type { FailFirst, LatencyModel, MockLlmOptions } from './options.js';

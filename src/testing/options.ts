@@ -1,4 +1,4 @@
-import { checkCount, checkNumber, checkOptions, invalidType } from '../validate.js';
+import { checkCount, checkNumber, checkOptions, checkType, invalidType } from '../validate.js';
 
 /** Fixed, log-normal (`spread` is the σ of ln(latency)) or uniform latency, in milliseconds. */
 export type LatencyModel = number | { readonly median: number; readonly spread: number } | { readonly min: number; readonly max: number };
@@ -18,18 +18,39 @@ export interface MockLlmOptions {
   readonly maxConcurrent?: number;
   /** The Retry-After of a 429 for `maxConcurrent`, in milliseconds (a slot frees when any request ends). @default 1000 */
   readonly concurrencyRetryAfterMs?: number;
-  /** Share of admitted requests answered at once with 500 or 503 (half each). @default 0 */
+  /** Share of admitted requests answered at once with 500 or an overload (half each): 503 on the OpenAI API, 529 on the Anthropic one. @default 0 */
   readonly errorRate?: number;
   /** Share of admitted requests never answered. @default 0 */
   readonly hangRate?: number;
   /** Share of admitted requests whose connection is reset mid-response. @default 0 */
   readonly resetRate?: number;
-  /** The first `count` requests get `status` at once (a bare number: that many 503s). @default none */
-  readonly failFirst?: number | { readonly count: number; readonly status: number };
+  /**
+   * Share of admitted streamed requests broken off halfway by an error event: Anthropic's `overloaded_error`,
+   * OpenAI's `server_error` chunk. A request that does not stream is answered whole. @default 0
+   */
+  readonly streamErrorRate?: number;
+  /**
+   * The first `count` requests get `status` at once (a bare number: that many 503s), with a Retry-After of
+   * `retryAfterMs` (default 1000 for a 429, none otherwise). With `midStream: true`, a streamed request is
+   * answered 200 instead and broken off halfway by an error event of `status`'s kind. @default none
+   */
+  readonly failFirst?: number | FailFirst;
   /** Seed of the random draws (latency, faults, answers). @default 1 */
   readonly seed?: number;
   /** `max_tokens` assumed when a request gives none, for the token limit and the answer's length. @default 256 */
   readonly defaultMaxTokens?: number;
+}
+
+/** A scripted run of failures at the start. */
+export interface FailFirst {
+  /** How many requests fail. */
+  readonly count: number;
+  /** Their status, 400 to 599. */
+  readonly status: number;
+  /** Streamed requests get a 200 broken off halfway by an error event of `status`'s kind. @default false */
+  readonly midStream?: boolean;
+  /** The Retry-After sent with each, in milliseconds (`retry-after` in whole seconds, rounded up, and `retry-after-ms`). @default 1000 for a 429, none otherwise */
+  readonly retryAfterMs?: number;
 }
 
 export interface ResolvedMockOptions {
@@ -43,7 +64,8 @@ export interface ResolvedMockOptions {
   readonly errorRate: number;
   readonly hangRate: number;
   readonly resetRate: number;
-  readonly failFirst: { readonly count: number; readonly status: number };
+  readonly streamErrorRate: number;
+  readonly failFirst: { readonly count: number; readonly status: number; readonly midStream: boolean; readonly retryAfterMs: number | undefined };
   readonly seed: number;
   readonly defaultMaxTokens: number;
 }
@@ -59,7 +81,8 @@ const defaults: ResolvedMockOptions = {
   errorRate: 0,
   hangRate: 0,
   resetRate: 0,
-  failFirst: { count: 0, status: 503 },
+  streamErrorRate: 0,
+  failFirst: { count: 0, status: 503, midStream: false, retryAfterMs: undefined },
   seed: 1,
   defaultMaxTokens: 256,
 };
@@ -90,12 +113,15 @@ function checkLatency(value: unknown): LatencyModel {
 
 function checkFailFirst(value: unknown): ResolvedMockOptions['failFirst'] {
   if (typeof value === 'number') {
-    return { count: integer('failFirst', value, 0), status: 503 };
+    return { ...defaults.failFirst, count: integer('failFirst', value, 0) };
   }
-  const { count, status } = checkOptions('failFirst', value, ['count', 'status']) as { count: unknown; status: unknown };
+  const { count, status, midStream = false, retryAfterMs } = checkOptions('failFirst', value, ['count', 'status', 'midStream', 'retryAfterMs']) as Record<string, unknown>;
+  const code = checkNumber('failFirst.status', status, 'an HTTP status from 400 to 599', (n) => Number.isInteger(n) && n >= 400 && n <= 599);
   return {
     count: integer('failFirst.count', count, 0),
-    status: checkNumber('failFirst.status', status, 'an HTTP status from 400 to 599', (n) => Number.isInteger(n) && n >= 400 && n <= 599),
+    status: code,
+    midStream: checkType('failFirst.midStream', midStream, 'boolean') as boolean,
+    retryAfterMs: retryAfterMs === undefined ? (code === 429 ? 1000 : undefined) : nonNegative('failFirst.retryAfterMs', retryAfterMs),
   };
 }
 
@@ -113,14 +139,14 @@ export function resolveMockOptions(options: MockLlmOptions = {}): ResolvedMockOp
     errorRate: rate('errorRate', given.errorRate ?? 0),
     hangRate: rate('hangRate', given.hangRate ?? 0),
     resetRate: rate('resetRate', given.resetRate ?? 0),
+    streamErrorRate: rate('streamErrorRate', given.streamErrorRate ?? 0),
     failFirst: given.failFirst === undefined ? defaults.failFirst : checkFailFirst(given.failFirst),
     seed: checkNumber('seed', given.seed ?? defaults.seed, 'an integer from 0 to 2^32 - 1', (n) => Number.isInteger(n) && n >= 0 && n <= 0xffff_ffff),
     defaultMaxTokens: integer('defaultMaxTokens', given.defaultMaxTokens ?? defaults.defaultMaxTokens, 1),
   };
-  if (resolved.errorRate + resolved.hangRate + resolved.resetRate > 1) {
-    throw new RangeError(
-      `Expected \`errorRate + hangRate + resetRate\` to be at most 1, got ${resolved.errorRate + resolved.hangRate + resolved.resetRate}`,
-    );
+  const faults = resolved.errorRate + resolved.hangRate + resolved.resetRate + resolved.streamErrorRate;
+  if (faults > 1) {
+    throw new RangeError(`Expected \`errorRate + hangRate + resetRate + streamErrorRate\` to be at most 1, got ${faults}`);
   }
   return resolved;
 }

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { type ChatRequest, answerText, completionBody, streamEvents } from './completions.js';
+import { type ChatRequest, type Protocol, answerText } from './request.js';
 
 /** An admitted request: in flight until its response is sent or its connection closes. */
 export interface Admitted {
@@ -14,6 +14,7 @@ export interface Counters {
   peakConcurrent: number;
   clientAborted: number;
   tokens: number;
+  streamErrors: number;
 }
 
 export type Headers = Record<string, string | number>;
@@ -37,6 +38,7 @@ export function after(admitted: Admitted, ms: number, then: () => void): void {
 }
 
 export interface Answer {
+  readonly protocol: Protocol;
   readonly request: ChatRequest;
   readonly index: number;
   readonly random: () => number;
@@ -46,37 +48,49 @@ export interface Answer {
   readonly maxTokens: number;
   /** The prompt's tokens, as charged at admission. */
   readonly promptTokens: number;
+  /** A stream is broken off halfway by an error event of this status's kind; undefined answers it whole. */
+  readonly breakWith?: number | undefined;
 }
 
 /**
  * Answers an admitted request after its latency. A stream sends its first event at half the latency
  * and the rest spread over the other half, so a client sees a time to first token and can hang up
- * mid-stream.
+ * mid-stream; a stream broken off sends its first half, then the error event, and ends.
  */
 export function answer(res: ServerResponse, count: Counters, admitted: Admitted, a: Answer): void {
-  const completionTokens = Math.min(a.maxTokens, 8 + Math.floor(a.random() * 32));
-  const text = answerText(completionTokens, a.random);
-  const usage = { prompt_tokens: a.promptTokens, completion_tokens: completionTokens, total_tokens: a.promptTokens + completionTokens };
-  const id = `chatcmpl-mock-${a.index}`;
+  const completion = Math.min(a.maxTokens, 8 + Math.floor(a.random() * 32));
+  const text = answerText(completion, a.random);
+  const tokens = { prompt: a.promptTokens, completion };
   if (!a.request.stream) {
     after(admitted, a.latency, () => {
-      count.tokens += usage.total_tokens;
-      send(res, count, 200, completionBody(id, a.request.model, text, usage), a.headers);
+      count.tokens += tokens.prompt + tokens.completion;
+      send(res, count, 200, a.protocol.body(a.index, a.request, text, tokens), a.headers);
     });
     return;
   }
-  const events = streamEvents(id, a.request.model, text, usage, a.request.includeUsage);
+  let events = a.protocol.events(a.index, a.request, text, tokens);
+  if (a.breakWith !== undefined) {
+    events = [...events.slice(0, Math.max(2, Math.floor(events.length / 2))), a.protocol.streamError(a.breakWith)];
+  }
   const gapMs = a.latency / 2 / events.length;
   const next = (i: number): void => {
     if (i === 0) {
       writeHead(res, count, 200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...a.headers });
     }
+    const last = i + 1 === events.length;
+    if (last && a.breakWith !== undefined) {
+      // The server, not the client, ends this one.
+      admitted.endedByServer = true;
+      count.streamErrors++;
+    }
     res.write(events[i]);
-    if (i + 1 < events.length) {
+    if (!last) {
       after(admitted, gapMs, () => next(i + 1));
+    } else if (a.breakWith !== undefined) {
+      res.end();
     } else {
       res.end(() => {
-        count.tokens += usage.total_tokens;
+        count.tokens += tokens.prompt + tokens.completion;
       });
     }
   };

@@ -1,15 +1,17 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { errorBody, modelsBody, parseChatRequest, promptTokens } from './completions.js';
+import { errorBody, modelsBody, openAi } from './completions.js';
+import { anthropic } from './messages.js';
 import { type MockLlmOptions, type ResolvedMockOptions, resolveMockOptions } from './options.js';
 import { drawLatency } from './latency.js';
 import { randomStream } from './random.js';
+import { type Protocol, promptTokens } from './request.js';
 import { type Admitted, type Counters, type Headers, after, answer, send } from './respond.js';
 import { SlidingWindow, formatDuration } from './window.js';
 
 /** What the server saw: it, not the client, is the witness in tests. */
 export interface MockLlmStats {
-  /** Chat-completion requests received, whatever their fate. */
+  /** Chat-completion and Messages requests received, whatever their fate. */
   requests: number;
   /** Responses sent, by status code. Aborted, reset and hanging requests have no status. */
   byStatus: Record<string, number>;
@@ -19,8 +21,10 @@ export interface MockLlmStats {
   inFlight: number;
   /** Admitted requests whose connection the client closed before the response was sent. */
   clientAborted: number;
-  /** Sum of `usage.total_tokens` of the 200 responses served. */
+  /** Sum of the tokens (prompt + completion) of the 200 answers served whole. */
   tokens: number;
+  /** Streams broken off by an error event (`streamErrorRate`, `failFirst.midStream`). */
+  streamErrors: number;
   /** What the per-minute limits count now: requests and tokens charged in the last 60 s. */
   window: { requests: number; tokens: number };
   /** Open TCP connections. */
@@ -28,8 +32,10 @@ export interface MockLlmStats {
 }
 
 export interface MockLlm {
-  /** The base URL to hand an OpenAI client: `http://127.0.0.1:<port>/v1`. */
+  /** The base URL to hand an OpenAI client or the AI SDK's providers: `http://127.0.0.1:<port>/v1`. */
   readonly url: string;
+  /** The base URL to hand the Anthropic SDK, which adds `/v1/messages` itself: `http://127.0.0.1:<port>`. */
+  readonly anthropicUrl: string;
   readonly port: number;
   stats(): MockLlmStats;
   /** Clears counters, windows, the `failFirst` script and the random stream; live requests go on. */
@@ -39,8 +45,9 @@ export interface MockLlm {
 }
 
 /**
- * Starts an OpenAI-compatible chat-completions server on 127.0.0.1 that behaves like a provider under
- * load: latency, per-minute request and token limits, a concurrency cap, faults, and counts of what it saw.
+ * Starts a server on 127.0.0.1 speaking OpenAI's chat completions and Anthropic's Messages API that
+ * behaves like a provider under load: latency, per-minute request and token limits, a concurrency cap,
+ * faults, and counts of what it saw.
  */
 export async function startMockLlm(options?: MockLlmOptions): Promise<MockLlm> {
   const config: ResolvedMockOptions = resolveMockOptions(options);
@@ -48,7 +55,7 @@ export async function startMockLlm(options?: MockLlmOptions): Promise<MockLlm> {
   const tokenWindow = new SlidingWindow(config.tokensPerMinute);
   const live = new Set<Admitted>();
   const sockets = new Set<Socket>();
-  const newCounters = (): Counters => ({ requests: 0, byStatus: {}, peakConcurrent: live.size, clientAborted: 0, tokens: 0 });
+  const newCounters = (): Counters => ({ requests: 0, byStatus: {}, peakConcurrent: live.size, clientAborted: 0, tokens: 0, streamErrors: 0 });
   let counters = newCounters();
   let failFirstLeft = config.failFirst.count;
   let arrivals = 0;
@@ -66,18 +73,17 @@ export async function startMockLlm(options?: MockLlmOptions): Promise<MockLlm> {
     return headers;
   };
 
+  const retryAfter = (waitMs: number): Headers => ({ 'retry-after': Math.ceil(waitMs / 1000), 'retry-after-ms': Math.ceil(waitMs) });
+
   const tooMany = (
+    protocol: Protocol,
     res: ServerResponse,
     count: Counters,
     waitMs: number,
     message: string,
     headers: Headers = {},
   ): void => {
-    send(res, count, 429, errorBody(message, 'rate_limit_exceeded', 'rate_limit_exceeded'), {
-      ...headers,
-      'retry-after': Math.ceil(waitMs / 1000),
-      'retry-after-ms': Math.ceil(waitMs),
-    });
+    send(res, count, 429, protocol.error(429, message), { ...headers, ...retryAfter(waitMs) });
   };
 
   const admit = (res: ServerResponse, count: Counters): Admitted => {
@@ -94,35 +100,40 @@ export async function startMockLlm(options?: MockLlmOptions): Promise<MockLlm> {
     return admitted;
   };
 
-  const onChatRequest = (res: ServerResponse, body: string): void => {
+  const onRequest = (protocol: Protocol, res: ServerResponse, body: string): void => {
     const count = counters;
     const index = arrivals++;
     count.requests++;
     const random = randomStream(config.seed, index);
-    const request = parseChatRequest(body);
+    const request = protocol.parse(body);
     if (typeof request === 'string') {
-      send(res, count, 400, errorBody(request, 'invalid_request_error'));
-      return;
-    }
-    // Scripted failures come first (after a request is readable at all) and use no quota.
-    if (failFirstLeft > 0) {
-      failFirstLeft--;
-      const status = config.failFirst.status;
-      const retry: Record<string, number> = status === 429 ? { 'retry-after': 1, 'retry-after-ms': 1000 } : {};
-      send(res, count, status, errorBody(`Scripted failure (failFirst): ${status}`, status === 429 ? 'rate_limit_exceeded' : 'server_error'), retry);
-      return;
-    }
-    const now = performance.now();
-    if (live.size >= config.maxConcurrent) {
-      tooMany(res, count, config.concurrencyRetryAfterMs, `Too many concurrent requests: the limit is ${config.maxConcurrent}.`);
+      send(res, count, 400, protocol.error(400, request));
       return;
     }
     const maxTokens = request.maxTokens ?? config.defaultMaxTokens;
     const prompt = promptTokens(request);
+    // Scripted failures come first (after a request is readable at all) and use no quota.
+    if (failFirstLeft > 0) {
+      failFirstLeft--;
+      const { status, midStream, retryAfterMs } = config.failFirst;
+      if (midStream && request.stream) {
+        const latency = drawLatency(config.latencyMs, random) + config.latencyPerTokenMs * maxTokens;
+        answer(res, count, admit(res, count), { protocol, request, index, random, latency, headers: {}, maxTokens, promptTokens: prompt, breakWith: status });
+        return;
+      }
+      const headers = retryAfterMs === undefined ? {} : retryAfter(retryAfterMs);
+      send(res, count, status, protocol.error(status, `Scripted failure (failFirst): ${status}`), headers);
+      return;
+    }
+    const now = performance.now();
+    if (live.size >= config.maxConcurrent) {
+      tooMany(protocol, res, count, config.concurrencyRetryAfterMs, `Too many concurrent requests: the limit is ${config.maxConcurrent}.`);
+      return;
+    }
     const cost = prompt + maxTokens;
     if (cost > config.tokensPerMinute) {
       // It can never fit: as providers do, a 429 that says so (retrying after a full window will not help).
-      tooMany(res, count, tokenWindow.windowMs, `Request too large: it needs ${cost} tokens, but the limit is ${config.tokensPerMinute} tokens per minute.`, limitHeaders(now));
+      tooMany(protocol, res, count, tokenWindow.windowMs, `Request too large: it needs ${cost} tokens, but the limit is ${config.tokensPerMinute} tokens per minute.`, limitHeaders(now));
       return;
     }
     const requestWait = requestWindow.waitMs(1, now);
@@ -132,7 +143,7 @@ export async function startMockLlm(options?: MockLlmOptions): Promise<MockLlm> {
         requestWait >= tokenWait
           ? `requests per minute (RPM): Limit ${config.requestsPerMinute}`
           : `tokens per minute (TPM): Limit ${config.tokensPerMinute}, Requested ${cost}`;
-      tooMany(res, count, Math.max(requestWait, tokenWait), `Rate limit reached on ${what}.`, limitHeaders(now));
+      tooMany(protocol, res, count, Math.max(requestWait, tokenWait), `Rate limit reached on ${what}.`, limitHeaders(now));
       return;
     }
     requestWindow.charge(1, now);
@@ -140,8 +151,8 @@ export async function startMockLlm(options?: MockLlmOptions): Promise<MockLlm> {
     const headers = limitHeaders(now);
     const roll = random();
     if (roll < config.errorRate) {
-      const status = roll < config.errorRate / 2 ? 500 : 503;
-      send(res, count, status, errorBody(status === 500 ? 'The server had an error.' : 'The engine is overloaded.', 'server_error'), headers);
+      const status = roll < config.errorRate / 2 ? 500 : protocol.overloadStatus;
+      send(res, count, status, protocol.error(status, status === 500 ? 'The server had an error.' : 'The engine is overloaded.'), headers);
       return;
     }
     const admitted = admit(res, count);
@@ -154,11 +165,12 @@ export async function startMockLlm(options?: MockLlmOptions): Promise<MockLlm> {
       after(admitted, latency / 2, () => {
         admitted.endedByServer = true;
         res.writeHead(200, { 'content-type': 'application/json', ...headers });
-        res.write('{"id":"chatcmpl-mock-reset","object":"chat.com', () => res.socket?.resetAndDestroy());
+        res.write(protocol.cutBody, () => res.socket?.resetAndDestroy());
       });
       return;
     }
-    answer(res, count, admitted, { request, index, random, latency, headers, maxTokens, promptTokens: prompt });
+    const broken = roll < config.errorRate + config.hangRate + config.resetRate + config.streamErrorRate && request.stream;
+    answer(res, count, admitted, { protocol, request, index, random, latency, headers, maxTokens, promptTokens: prompt, breakWith: broken ? protocol.overloadStatus : undefined });
   };
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -168,14 +180,15 @@ export async function startMockLlm(options?: MockLlmOptions): Promise<MockLlm> {
       req.resume();
       return;
     }
-    if (path !== '/v1/chat/completions' || req.method !== 'POST') {
+    const protocol = req.method !== 'POST' ? undefined : path === '/v1/chat/completions' ? openAi : path === '/v1/messages' ? anthropic : undefined;
+    if (protocol === undefined) {
       res.writeHead(404, { 'content-type': 'application/json' }).end(errorBody(`Unknown route ${req.method} ${path}`, 'invalid_request_error'));
       req.resume();
       return;
     }
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => onChatRequest(res, Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => onRequest(protocol, res, Buffer.concat(chunks).toString('utf8')));
     req.on('error', () => undefined);
   });
   server.on('connection', (socket: Socket) => {
@@ -202,6 +215,7 @@ export async function startMockLlm(options?: MockLlmOptions): Promise<MockLlm> {
 
   return {
     url: `http://127.0.0.1:${port}/v1`,
+    anthropicUrl: `http://127.0.0.1:${port}`,
     port,
     stats: () => {
       const now = performance.now();
