@@ -1,0 +1,28 @@
+-- Helpers every script shares: the clock, number encoding, and how long a key outlives what it holds.
+
+-- Milliseconds of Redis's own clock (TIME): the only clock the fleet reads, so instances whose clocks
+-- disagree still share one timeline. A float: microseconds are kept as the fraction.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+end
+
+-- Numbers travel as strings both ways: Redis turns a Lua number into an integer reply (cutting the
+-- fraction), and Lua's tonumber of "inf" depends on the C library. 'inf' stands for no limit.
+local function decode(s)
+  if s == 'inf' then
+    return math.huge
+  end
+  return tonumber(s)
+end
+
+local function encode(x)
+  if x == math.huge then
+    return 'inf'
+  end
+  return tostring(x)
+end
+
+-- Every key outlives the state it must keep by this much, so a slow caller never reads a key that
+-- expired between two of its steps; after that the key is gone and nothing is left behind.
+local MARGIN_MS = 1000
