@@ -1,5 +1,6 @@
 /**
- * Every Redis key a fleet writes, named in this one place. Each starts with the hash tag
+ * Every Redis key a fleet writes, named in this one place: three per fleet, however many tasks,
+ * instances, keys or buckets (see `scripts/*.lua` for what each holds). Each starts with the hash tag
  * `{duta:<name>}`: Redis Cluster places a key by the text between its first `{` and the next `}`, and
  * since every key of a fleet begins with the same tag, they all land in one slot, which a script's keys
  * must, whatever characters the name holds. Different fleets (names) spread over the cluster.
@@ -17,21 +18,25 @@ export class FleetKeys {
   readonly leases: string;
   /** STRING: the Redis time (ms) the fleet pause ends; expires then. */
   readonly pause: string;
-  /** HASH: tokens, requests and spend counted against the budget. */
-  readonly budget: string;
+  /**
+   * HASH of the fleet's counters: `tokens`, `requests` and `spend` counted against the budget, and
+   * `<bucket id>:l` and `:t`, each token bucket's level and the Redis time of that level.
+   */
+  readonly state: string;
 
   constructor(name: string) {
     this.tag = `{duta:${name}}`;
     this.leases = `${this.tag}:leases`;
     this.pause = `${this.tag}:pause`;
-    this.budget = `${this.tag}:budget`;
+    this.state = `${this.tag}:state`;
   }
 
   /**
-   * HASH of one token bucket (level and time): a shared one (`key` undefined) or a task key's own.
-   * The field's suffix comes last and holds no `:`, so no two (key, field) pairs share a name.
+   * The id of one token bucket, the prefix of its fields in `state`: a shared one (`key` undefined)
+   * or a task key's own. The field's suffix comes last and holds no `:`, so no two (key, field) pairs
+   * share an id.
    */
-  bucket(key: string | undefined, field: BucketField): string {
-    return key === undefined ? `${this.tag}:rate:${FIELDS[field]}` : `${this.tag}:rate:key:${key}:${FIELDS[field]}`;
+  static bucket(key: string | undefined, field: BucketField): string {
+    return key === undefined ? FIELDS[field] : `key:${key}:${FIELDS[field]}`;
   }
 }

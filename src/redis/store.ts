@@ -8,7 +8,8 @@ import * as scripts from './scripts.generated.js';
 
 /** One bucket as sent to Redis. */
 interface FleetBucket {
-  readonly redisKey: string;
+  /** Its fields' prefix in the state hash. */
+  readonly id: string;
   readonly key: string | undefined;
   readonly field: BucketField;
   /** 'r' takes one per request, 't' takes the cost in tokens. */
@@ -93,7 +94,7 @@ export class FleetStore {
 
   #buckets(key: string | undefined, scope: ScopeSpecs): FleetBucket[] {
     const buckets: FleetBucket[] = scope.requests.map(({ field, perMs, capacity }) => ({
-      redisKey: this.keys.bucket(key, field),
+      id: FleetKeys.bucket(key, field),
       key,
       field,
       kind: 'r',
@@ -102,7 +103,7 @@ export class FleetStore {
     }));
     if (scope.tokens !== undefined) {
       const { perMs, capacity } = scope.tokens;
-      buckets.push({ redisKey: this.keys.bucket(key, 'tokensPerMinute'), key, field: 'tokensPerMinute', kind: 't', perMs, capacity });
+      buckets.push({ id: FleetKeys.bucket(key, 'tokensPerMinute'), key, field: 'tokensPerMinute', kind: 't', perMs, capacity });
     }
     return buckets;
   }
@@ -118,12 +119,12 @@ export class FleetStore {
    * given, each all or nothing. See `scripts/admit.lua` for the rules of the walk.
    */
   async admit(releases: readonly Release[], candidates: readonly Candidate[]): Promise<Admission> {
-    const keys = [this.keys.leases, this.keys.pause, this.keys.budget];
     const bucketArgs: string[] = [];
+    let bucketCount = 0;
     const add = (scope: number, buckets: readonly FleetBucket[]): void => {
       for (const bucket of buckets) {
-        keys.push(bucket.redisKey);
-        bucketArgs.push(String(scope), bucket.kind, encode(bucket.perMs), encode(bucket.capacity));
+        bucketCount++;
+        bucketArgs.push(String(scope), bucket.kind, bucket.id, encode(bucket.perMs), encode(bucket.capacity));
       }
     };
     add(0, this.#shared);
@@ -171,7 +172,7 @@ export class FleetStore {
 
     const args = [
       ...this.#head,
-      String(bucketArgs.length / 4),
+      String(bucketCount),
       ...bucketArgs,
       String(releases.length),
       ...releaseArgs,
@@ -180,7 +181,7 @@ export class FleetStore {
     ];
     const [admitted, released, retry, paused, blocked, reached, used, limit, now, held] = strings(
       'admit',
-      await this.#link.run(scripts.admit, keys, args),
+      await this.#link.run(scripts.admit, [this.keys.leases, this.keys.pause, this.keys.state], args),
       10,
     ) as [string, string, string, string, string, string, string, string, string, string];
     let exhausted: BudgetReached | undefined;
@@ -231,8 +232,8 @@ export class FleetStore {
       'status',
       await this.#link.run(
         scripts.status,
-        [this.keys.leases, this.keys.pause, this.keys.budget, ...buckets.map((bucket) => bucket.redisKey)],
-        [String(buckets.length), ...buckets.flatMap((bucket) => [encode(bucket.perMs), encode(bucket.capacity)])],
+        [this.keys.leases, this.keys.pause, this.keys.state],
+        [String(buckets.length), ...buckets.flatMap((bucket) => [bucket.id, encode(bucket.perMs), encode(bucket.capacity)])],
       ),
       6 + buckets.length,
     );

@@ -28,8 +28,9 @@ export interface FleetLimits {
   /** Budget caps shared by the fleet. A `spendOf` here is ignored: the caller prices usage. */
   readonly budget?: FleetBudget & { readonly spendOf?: unknown };
   /**
-   * How long the fleet's budget is kept after its last change, in milliseconds: a fleet idle this
-   * long starts again from zero. @default 86400000 (24 h)
+   * How long the fleet's budget counts (and its buckets' levels, kept with them) are kept after their
+   * last change, in milliseconds: a fleet idle this long starts again from zero and full buckets.
+   * @default 86400000 (24 h)
    */
   readonly budgetTtlMs?: number;
 }

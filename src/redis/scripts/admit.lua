@@ -13,15 +13,14 @@
 -- An admitted candidate gets a lease that ends leaseMs from now. A candidate whose lease is already
 -- held was admitted by an earlier call whose answer was lost: it is reported admitted, charged nothing.
 --
--- KEYS[1]      leases  ZSET   lease id -> end of the lease (Redis ms)
--- KEYS[2]      pause   STRING end of the fleet pause (Redis ms), expiring then
--- KEYS[3]      budget  HASH   tokens, requests, spend used so far
--- KEYS[3 + b]  bucket b HASH  l (level), t (Redis ms of that level)
+-- KEYS[1]  leases  ZSET    lease id -> end of the lease (Redis ms)
+-- KEYS[2]  pause   STRING  end of the fleet pause (Redis ms), expiring then
+-- KEYS[3]  state   HASH    the budget's counts and the buckets' levels (see lib/state.lua)
 -- ARGV, in order:
 --   leaseMs, maxWorkers ('inf' for no cap), the budget caps: tokens, requests, spend ('inf' for none),
 --   budgetTtlMs;
 --   the bucket count, then for each bucket: scope (0 shared, k > 0 a key's), kind ('r' requests or
---   't' tokens), perMs, capacity;
+--   't' tokens), id (its fields' prefix in the state hash), perMs, capacity;
 --   the release count, then for each: lease, scope, token correction (used - reserved), spend correction;
 --   the candidate count, then for each: lease, scope, cost (tokens), spend (its estimated price).
 -- Returns { admitted flags ('1'/'0' per candidate), released flags ('1'/'0' per release), retry in ms,
@@ -30,10 +29,10 @@
 --   the leases held after the call }.
 
 -- @include lib/common.lua
--- @include lib/bucket.lua
+-- @include lib/state.lua
 -- @include lib/leases.lua
 
-local leasesKey, pauseKey, budgetKey = KEYS[1], KEYS[2], KEYS[3]
+local leasesKey, pauseKey, stateKey = KEYS[1], KEYS[2], KEYS[3]
 local now = now_ms()
 
 local argi = 0
@@ -50,11 +49,11 @@ local caps = { num(), num(), num() }
 local budgetTtlMs = num()
 local BUDGET_FIELDS = { 'tokens', 'requests', 'spend' }
 
--- The buckets of each scope, read once and written back once at the end.
+-- The buckets, by scope: scopes[s] = { r = request buckets, t = token buckets }.
 local buckets, scopes = {}, {}
 for b = 1, num() do
-  local scope, kind, perMs, capacity = num(), arg(), num(), num()
-  local bucket = bucket_load(KEYS[3 + b], perMs, capacity, now)
+  local scope, kind = num(), arg()
+  local bucket = bucket_new(arg(), num(), num())
   buckets[b] = bucket
   if scopes[scope] == nil then
     scopes[scope] = { r = {}, t = {} }
@@ -63,14 +62,19 @@ for b = 1, num() do
 end
 
 -- The scopes whose buckets apply to a task of scope `scope`: the shared one, and its key's if it has
--- one; either may have no bucket at all.
+-- one; either may have no bucket at all. Made once per scope.
+local applyingOf = {}
 local function applying(scope)
-  local list = {}
-  if scopes[0] ~= nil then
-    table.insert(list, scopes[0])
-  end
-  if scope ~= 0 and scopes[scope] ~= nil then
-    table.insert(list, scopes[scope])
+  local list = applyingOf[scope]
+  if list == nil then
+    list = {}
+    if scopes[0] ~= nil then
+      table.insert(list, scopes[0])
+    end
+    if scope ~= 0 and scopes[scope] ~= nil then
+      table.insert(list, scopes[scope])
+    end
+    applyingOf[scope] = list
   end
   return list
 end
@@ -89,9 +93,8 @@ local function scope_wait(s, cost)
   return wait
 end
 
-local used = redis.call('HMGET', budgetKey, 'tokens', 'requests', 'spend')
-local budget = { tonumber(used[1]) or 0, tonumber(used[2]) or 0, tonumber(used[3]) or 0 }
-local budgetDirty = false
+local budget = state_read(stateKey, buckets, now)
+local changed = false
 
 -- The first cap reached (used >= cap, as the local budget counts it), or nil.
 local function exhausted()
@@ -104,26 +107,33 @@ local function exhausted()
 end
 
 -- 1. Releases.
-local released = {}
+local releases, releaseLeases = {}, {}
 for i = 1, num() do
-  local lease, scope, tokens, spend = arg(), num(), num(), num()
+  releases[i] = { lease = arg(), scope = num(), tokens = num(), spend = num() }
+  releaseLeases[i] = releases[i].lease
+end
+local released, removed = {}, {}
+local releasedHeld = leases_held(leasesKey, releaseLeases)
+for i, release in ipairs(releases) do
   released[i] = '0'
-  if redis.call('ZREM', leasesKey, lease) == 1 then
+  -- The same lease twice in one call is released once.
+  if releasedHeld[release.lease] then
+    releasedHeld[release.lease] = nil
     released[i] = '1'
-    if tokens ~= 0 then
-      for _, s in ipairs(applying(scope)) do
+    table.insert(removed, release.lease)
+    if release.tokens ~= 0 then
+      for _, s in ipairs(applying(release.scope)) do
         for _, bucket in ipairs(s.t) do
-          bucket_take(bucket, tokens)
+          bucket_take(bucket, release.tokens)
         end
       end
     end
-    if tokens ~= 0 or spend ~= 0 then
-      budget[1] = budget[1] + tokens
-      budget[3] = budget[3] + spend
-      budgetDirty = true
-    end
+    budget[1] = budget[1] + release.tokens
+    budget[3] = budget[3] + release.spend
+    changed = true
   end
 end
+call_sliced('ZREM', leasesKey, removed)
 
 -- 2. Leases that ran out.
 leases_reclaim(leasesKey, now)
@@ -131,16 +141,21 @@ leases_reclaim(leasesKey, now)
 -- 3. The fleet pause, then the candidates.
 local pauseLeft = math.max(0, (tonumber(redis.call('GET', pauseKey)) or 0) - now)
 local held = redis.call('ZCARD', leasesKey)
-local admitted = {}
+local candidates, candidateLeases = {}, {}
+for c = 1, num() do
+  candidates[c] = { lease = arg(), scope = num(), cost = num(), spend = num() }
+  candidateLeases[c] = candidates[c].lease
+end
+local already = leases_held(leasesKey, candidateLeases)
+local admitted, leased = {}, {}
 local stop, stopWait = '', 0
 local skipWait = math.huge
 local skipped = {}
-local leased = false
 
-for c = 1, num() do
-  local lease, scope, cost, spend = arg(), num(), num(), num()
+for c, candidate in ipairs(candidates) do
+  local scope, cost = candidate.scope, candidate.cost
   admitted[c] = '0'
-  if redis.call('ZSCORE', leasesKey, lease) then
+  if already[candidate.lease] then
     admitted[c] = '1'
   elseif stop == '' and not skipped[scope] then
     if pauseLeft > 0 then
@@ -148,8 +163,12 @@ for c = 1, num() do
     elseif exhausted() then
       stop, stopWait = 'budget', math.huge
     elseif held >= maxWorkers then
-      local soonest = redis.call('ZRANGE', leasesKey, 0, 0, 'WITHSCORES')
-      stop, stopWait = 'slots', math.max(0, tonumber(soonest[2]) - now)
+      -- The soonest end among the leases held before this call and the ones it grants (not written yet).
+      local soonest = tonumber(redis.call('ZRANGE', leasesKey, 0, 0, 'WITHSCORES')[2])
+      if #leased > 0 and (soonest == nil or now + leaseMs < soonest) then
+        soonest = now + leaseMs
+      end
+      stop, stopWait = 'slots', math.max(0, soonest - now)
     else
       local own = 0
       if scope ~= 0 then
@@ -173,11 +192,11 @@ for c = 1, num() do
           end
           budget[1] = budget[1] + cost
           budget[2] = budget[2] + 1
-          budget[3] = budget[3] + spend
-          budgetDirty = true
-          redis.call('ZADD', leasesKey, now + leaseMs, lease)
+          budget[3] = budget[3] + candidate.spend
+          changed = true
+          table.insert(leased, now + leaseMs)
+          table.insert(leased, candidate.lease)
           held = held + 1
-          leased = true
           admitted[c] = '1'
         end
       end
@@ -197,15 +216,12 @@ elseif skipWait < math.huge then
 end
 
 -- Writes, each with its TTL.
-if leased then
+if #leased > 0 then
+  call_sliced('ZADD', leasesKey, leased)
   leases_expire(leasesKey, now)
 end
-for _, bucket in ipairs(buckets) do
-  bucket_save(bucket, now)
-end
-if budgetDirty then
-  redis.call('HSET', budgetKey, 'tokens', budget[1], 'requests', budget[2], 'spend', budget[3])
-  redis.call('PEXPIRE', budgetKey, budgetTtlMs)
+if changed then
+  state_write(stateKey, budget, buckets, budgetTtlMs, now)
 end
 
 local reached = exhausted()

@@ -15,20 +15,24 @@ local now = now_ms()
 local ends = now + decode(ARGV[1])
 
 leases_reclaim(leasesKey, now)
-local held = {}
-local renewed = false
+local leases = {}
 for i = 2, #ARGV do
-  local score = tonumber(redis.call('ZSCORE', leasesKey, ARGV[i]))
-  held[i - 1] = '0'
-  if score ~= nil then
-    held[i - 1] = '1'
-    if score < ends then
-      redis.call('ZADD', leasesKey, 'XX', ends, ARGV[i])
-      renewed = true
+  leases[i - 1] = ARGV[i]
+end
+local scores = leases_held(leasesKey, leases)
+local flags, renewed = {}, {}
+for i, lease in ipairs(leases) do
+  flags[i] = '0'
+  if scores[lease] then
+    flags[i] = '1'
+    if scores[lease] < ends then
+      table.insert(renewed, ends)
+      table.insert(renewed, lease)
     end
   end
 end
-if renewed then
+if #renewed > 0 then
+  call_sliced('ZADD', leasesKey, renewed)
   leases_expire(leasesKey, now)
 end
-return { table.concat(held), encode(now) }
+return { table.concat(flags), encode(now) }

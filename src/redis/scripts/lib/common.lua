@@ -1,4 +1,4 @@
--- Helpers every script shares: the clock, number encoding, and how long a key outlives what it holds.
+-- Helpers every script shares: the clock, numbers, and commands over long lists.
 
 -- Milliseconds of Redis's own clock (TIME): the only clock the fleet reads, so instances whose clocks
 -- disagree still share one timeline. A float: microseconds are kept as the fraction.
@@ -26,3 +26,20 @@ end
 -- Every key outlives the state it must keep by this much, so a slow caller never reads a key that
 -- expired between two of its steps; after that the key is gone and nothing is left behind.
 local MARGIN_MS = 1000
+
+-- Lua passes at most a few thousand values to one call: long lists go in slices of this many.
+local SLICE = 1000
+
+-- Runs `command key ...values` over `values` in slices, and returns the replies concatenated.
+local function call_sliced(command, key, values)
+  local replies = {}
+  for first = 1, #values, SLICE do
+    local reply = redis.call(command, key, unpack(values, first, math.min(first + SLICE - 1, #values)))
+    if type(reply) == 'table' then
+      for _, item in ipairs(reply) do
+        table.insert(replies, item)
+      end
+    end
+  end
+  return replies
+end

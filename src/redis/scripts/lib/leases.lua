@@ -7,6 +7,18 @@ local function leases_reclaim(key, now)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
 end
 
+-- Which of `leases` are held: a table lease -> true, in one ZMSCORE (Redis 6.2) per slice.
+local function leases_held(key, leases)
+  local held = {}
+  local scores = call_sliced('ZMSCORE', key, leases)
+  for i, lease in ipairs(leases) do
+    if scores[i] then
+      held[lease] = tonumber(scores[i])
+    end
+  end
+  return held
+end
+
 -- The ZSET's own TTL: the end of its latest lease plus the margin, so the key outlives every lease in
 -- it, and no longer.
 local function leases_expire(key, now)
