@@ -62,6 +62,8 @@ export class RedisServer {
   #child: ChildProcess | undefined;
   /** Where a cluster node keeps its nodes.conf. */
   #dir: string | undefined;
+  /** Stops treating the server's exit as a failure to start. */
+  #stopWatching = (): void => {};
 
   private constructor(
     readonly port: number,
@@ -114,6 +116,10 @@ export class RedisServer {
       args.push('--cluster-enabled', 'yes', '--cluster-announce-ip', '127.0.0.1', '--dir', this.#dir);
     }
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Should the test process end without its afterAll (a crash, a forced exit), its servers end too.
+    const orphaned = (): void => void child.kill('SIGKILL');
+    process.once('exit', orphaned);
+    child.once('exit', () => process.off('exit', orphaned));
     this.#child = child;
     RedisServer.#all.add(this);
     return new Promise((resolve, reject) => {
@@ -133,7 +139,9 @@ export class RedisServer {
           resolve();
         }
       });
-      child.once('exit', (code) => fail(new Error(`redis-server on port ${this.port} exited with ${code}: ${out}`)));
+      const early = (code: number | null): void => fail(new Error(`redis-server on port ${this.port} exited with ${code}: ${out}`));
+      child.once('exit', early);
+      this.#stopWatching = () => child.off('exit', early);
     });
   }
 
@@ -152,7 +160,7 @@ export class RedisServer {
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) {
       return;
     }
-    child.removeAllListeners('exit');
+    this.#stopWatching();
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGCONT');
     child.kill('SIGKILL');
