@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
+import { rateLimitSpecs } from '../../src/policies/rate-limit.js';
 import { RedisLink } from '../../src/redis/client.js';
 import { FleetStore } from '../../src/redis/store.js';
 import type { Candidate, FleetLimits } from '../../src/redis/types.js';
@@ -52,6 +53,18 @@ describeRedis('FleetStore', () => {
     const fleet = (limits: FleetLimits = {}, same = false): FleetStore => new FleetStore(link, `test-${same ? fleets : ++fleets}`, limits);
     const ask = (store: FleetStore, ...specs: [key: string, cost: number][]): Candidate[] =>
       specs.map(([key, cost]) => ({ lease: store.lease(), key, cost }));
+
+    test("the fleet's buckets are the local limiter's: the same capacities, full at first", async () => {
+      const rateLimit = { requestsPerMinute: 500, requestsPerSecond: 20, tokensPerMinute: 200_000, burstMs: 2_000, byKey: { a: { requestsPerMinute: 7, tokensPerMinute: 900 } } };
+      const local = rateLimitSpecs(rateLimit);
+      const { buckets } = await fleet({ rateLimit }).status();
+      expect(buckets).toEqual([
+        ...local.all.requests.map(({ field, capacity }) => ({ key: undefined, field, level: capacity, capacity })),
+        { key: undefined, field: 'tokensPerMinute', level: local.all.tokens!.capacity, capacity: local.all.tokens!.capacity },
+        ...local.byKey.get('a')!.requests.map(({ field, capacity }) => ({ key: 'a', field, level: capacity, capacity })),
+        { key: 'a', field: 'tokensPerMinute', level: local.byKey.get('a')!.tokens!.capacity, capacity: local.byKey.get('a')!.tokens!.capacity },
+      ]);
+    });
 
     test('a candidate refused for tokens takes no request from the request bucket', async () => {
       // Requests: capacity 3, refilled one in 2 s; tokens: capacity 90.9, refilled 0.015 a ms.

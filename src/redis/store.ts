@@ -52,6 +52,7 @@ function instanceId(): string {
  * One fleet's shared limits in Redis: leases for a fleet-wide cap, token buckets, a budget and a
  * pause, each decision one atomic script call. The store keeps no state of the fleet itself: what
  * an instance reserved travels back with its release, and the limits travel with every call.
+ * Needs Redis 6.2 or later (ZMSCORE), standalone or Cluster.
  */
 export class FleetStore {
   readonly name: string;

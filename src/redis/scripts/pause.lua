@@ -14,7 +14,8 @@ local ms = decode(ARGV[1])
 local ends = tonumber(redis.call('GET', pauseKey)) or 0
 
 if ms > 0 and now + ms > ends then
-  ends = now + ms
-  redis.call('SET', pauseKey, ends, 'PX', math.ceil(ms))
+  redis.call('SET', pauseKey, now + ms, 'PX', math.ceil(ms))
+  -- Exactly ms: (now + ms) - now may differ from ms in the last bit.
+  return { encode(ms), encode(now) }
 end
 return { encode(math.max(0, ends - now)), encode(now) }

@@ -8,7 +8,8 @@ local function now_ms()
 end
 
 -- Numbers travel as strings both ways: Redis turns a Lua number into an integer reply (cutting the
--- fraction), and Lua's tonumber of "inf" depends on the C library. 'inf' stands for no limit.
+-- fraction), and Lua's tonumber of "inf" depends on the C library. 'inf' stands for no limit. 17
+-- digits carry a double exactly (tostring keeps 14), so the caller reads what the script computed.
 local function decode(s)
   if s == 'inf' then
     return math.huge
@@ -20,7 +21,7 @@ local function encode(x)
   if x == math.huge then
     return 'inf'
   end
-  return tostring(x)
+  return string.format('%.17g', x)
 end
 
 -- Every key outlives the state it must keep by this much, so a slow caller never reads a key that
