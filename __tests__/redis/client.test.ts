@@ -68,6 +68,15 @@ describe('bad input is refused before anything touches Redis', () => {
     expect(link.roundTrips).toBe(before);
   });
 
+  test('a client that throws instead of rejecting gives the typed error at once', async () => {
+    const throwing = { evalsha: () => { throw new Error('socket gone'); }, eval: () => Promise.resolve(1) };
+    const started = performance.now();
+    const error = await new RedisLink(throwing, { timeoutMs: 5_000 }).run({ name: 'x', sha1: 'a', source: 'return 1' }, [], []).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(RedisUnavailableError);
+    expect((error as Error).message).toBe('Redis is unavailable: `x` failed: socket gone');
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
   test('a pause of a negative or infinite time', async () => {
     await expect(store.pause(-5)).rejects.toThrow(new RangeError('Expected `ms` to be a finite number ≥ 0, got -5 (number)'));
     await expect(store.pause(Infinity)).rejects.toThrow(RangeError);

@@ -103,16 +103,19 @@ export class RedisLink {
         over = true;
         return !late;
       };
-      this.#roundTrips++;
-      this.#send(script, true, keys, args)
+      // A client that throws instead of rejecting fails the same way.
+      const send = async (byHash: boolean): Promise<unknown> => {
+        this.#roundTrips++;
+        return this.#send(script, byHash, keys, args);
+      };
+      send(true)
         .catch((error: unknown) => {
           // The script cache is empty after a restart: EVAL runs the source and caches it again. Not
           // once the call is over, though: the caller has been told it failed, so nothing new is sent.
           if (over || replyText(error)?.startsWith('NOSCRIPT') !== true) {
             throw error;
           }
-          this.#roundTrips++;
-          return this.#send(script, false, keys, args);
+          return send(false);
         })
         .then(
           (reply) => {

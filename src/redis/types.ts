@@ -15,8 +15,10 @@ export interface FleetBudget {
 
 /**
  * The limits one instance sends with every call. Every instance of a fleet should send the same:
- * Redis keeps no copy, so the buckets refill at the rate of whoever calls, each caller reads them
- * clamped to its own capacity, and each admits against its own `maxWorkers` and budget caps.
+ * Redis keeps no copy, so when they differ the buckets refill at the rate of whoever calls, each
+ * caller reads them clamped to its own capacity, each admits against its own `maxWorkers` and budget
+ * caps (the strictest instance stops first), leases last each instance's own `leaseMs`, and the
+ * budget is kept for the last writer's `budgetTtlMs`.
  */
 export interface FleetLimits {
   /** Attempts running at once across the fleet: an integer ≥ 1, or Infinity. @default Infinity */
