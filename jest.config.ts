@@ -9,6 +9,8 @@ const config: Config = {
   testMatch: ['**/*.test.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testTimeout: 10_000,
+  // Says once, loudly, when the duta/redis tests are skipped for want of a redis-server.
+  globalSetup: '<rootDir>/__tests__/redis/global-setup.mjs',
   // Leaks are caught by tests that count timers and run a real process; a leak must not also hang CI.
   forceExit: true,
 };

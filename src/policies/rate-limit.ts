@@ -27,17 +27,80 @@ export interface RateLimitOptions {
 const positive = (name: string, value: unknown): number =>
   checkNumber(name, value, 'a number > 0', (n) => n > 0 && n !== Infinity);
 
+/** A bucket's refill rate and size: what a local bucket is built from, and what a fleet bucket is sent. */
+export interface BucketSpec {
+  /** Refill, in units (requests or tokens) a millisecond. */
+  readonly perMs: number;
+  /** The most the bucket holds, and what it starts with. */
+  readonly capacity: number;
+}
+
 /**
  * A bucket that keeps "at most `limit` in any `windowMs`", as a provider's sliding window counts it,
  * with a burst of `burstMs` worth of refill: capacity C plus a window's refill r·W must not pass the
  * limit, so r = (limit − C) / W and C = limit · burstMs / (W + burstMs), at least `minBurst`. For a
  * per-minute limit and a 1 s burst that is 98.4 % of the nominal rate, and no window ever overflows.
  */
-function windowBucket(limit: number, windowMs: number, burstMs: number, minBurst: number, now: number): Bucket {
+export function windowSpec(limit: number, windowMs: number, burstMs: number, minBurst: number): BucketSpec {
   const capacity = Math.max(minBurst, (limit * burstMs) / (windowMs + burstMs));
   // A limit under two requests cannot hold both a burst of one and a full refill: half the rate keeps it.
-  return new Bucket(Math.max(limit - capacity, limit / 2) / windowMs, capacity, now);
+  return { perMs: Math.max(limit - capacity, limit / 2) / windowMs, capacity };
 }
+
+/** The specs of one scope's buckets (the whole dispatcher, or one key), each named by its option. */
+export interface ScopeSpecs {
+  readonly requests: readonly (BucketSpec & { readonly field: 'requestsPerMinute' | 'requestsPerSecond' })[];
+  readonly tokens: BucketSpec | undefined;
+  /** The whole per-minute token limit: a cost above it could never be served. */
+  readonly tokensPerMinute: number;
+}
+
+/** Checks one scope's limits and computes its buckets' specs. */
+function scopeSpecs(name: string, options: KeyRateLimit & { requestsPerSecond?: number }, burstMs: number): ScopeSpecs {
+  const { requestsPerMinute, requestsPerSecond, tokensPerMinute } = options;
+  const requests: ScopeSpecs['requests'][number][] = [];
+  for (const [rate, per, field] of [
+    [requestsPerMinute, 60_000, 'requestsPerMinute'],
+    [requestsPerSecond, 1_000, 'requestsPerSecond'],
+  ] as const) {
+    if (rate !== undefined) {
+      // A burst of at most a tenth of the window: a second's burst in a one-second window would halve the rate.
+      requests.push({ field, ...windowSpec(positive(`${name}.${field}`, rate), per, Math.min(burstMs, per / 10), 1) });
+    }
+  }
+  const perMinute = tokensPerMinute === undefined ? Infinity : positive(`${name}.tokensPerMinute`, tokensPerMinute);
+  return { requests, tokens: tokensPerMinute === undefined ? undefined : windowSpec(perMinute, 60_000, burstMs, 0), tokensPerMinute: perMinute };
+}
+
+/** Every bucket spec of a `rateLimit` option: the shared scope's and each key's. */
+export interface RateLimitSpecs {
+  readonly all: ScopeSpecs;
+  readonly byKey: ReadonlyMap<string, ScopeSpecs>;
+}
+
+/**
+ * Checks a `rateLimit` option and computes its buckets, as the local limiter builds them and a fleet
+ * store sends them to Redis, so the two agree to the token.
+ */
+export function rateLimitSpecs(options: unknown): RateLimitSpecs {
+  const { byKey = {}, burstMs = 1_000, ...all } = checkOptions('rateLimit', options, [
+    'requestsPerMinute',
+    'requestsPerSecond',
+    'tokensPerMinute',
+    'burstMs',
+    'byKey',
+  ]) as RateLimitOptions;
+  positive('rateLimit.burstMs', burstMs);
+  const specs = { all: scopeSpecs('rateLimit', all, burstMs), byKey: new Map<string, ScopeSpecs>() };
+  for (const [key, limits] of Object.entries(checkObject('rateLimit.byKey', byKey))) {
+    const name = `rateLimit.byKey[${JSON.stringify(key)}]`;
+    checkOptions(name, limits, ['requestsPerMinute', 'tokensPerMinute']);
+    specs.byKey.set(key, scopeSpecs(name, limits as KeyRateLimit, burstMs));
+  }
+  return specs;
+}
+
+const bucketOf = ({ perMs, capacity }: BucketSpec, now: number): Bucket => new Bucket(perMs, capacity, now);
 
 /** The buckets of one scope: the whole dispatcher, or one key. */
 class Limits {
@@ -46,19 +109,12 @@ class Limits {
   /** The whole per-minute token limit: a cost above it could never be served. */
   readonly tokensPerMinute: number;
 
-  constructor(name: string, options: KeyRateLimit & { requestsPerSecond?: number }, burstMs: number, now: number) {
-    const { requestsPerMinute, requestsPerSecond, tokensPerMinute } = options;
-    for (const [rate, per, field] of [
-      [requestsPerMinute, 60_000, 'requestsPerMinute'],
-      [requestsPerSecond, 1_000, 'requestsPerSecond'],
-    ] as const) {
-      if (rate !== undefined) {
-        // A burst of at most a tenth of the window: a second's burst in a one-second window would halve the rate.
-        this.requests.push(windowBucket(positive(`${name}.${field}`, rate), per, Math.min(burstMs, per / 10), 1, now));
-      }
+  constructor(specs: ScopeSpecs, now: number) {
+    for (const spec of specs.requests) {
+      this.requests.push(bucketOf(spec, now));
     }
-    this.tokensPerMinute = tokensPerMinute === undefined ? Infinity : positive(`${name}.tokensPerMinute`, tokensPerMinute);
-    this.tokens = tokensPerMinute === undefined ? undefined : windowBucket(this.tokensPerMinute, 60_000, burstMs, 0, now);
+    this.tokensPerMinute = specs.tokensPerMinute;
+    this.tokens = specs.tokens === undefined ? undefined : bucketOf(specs.tokens, now);
   }
 
   waitMs(cost: number, now: number): number {
@@ -83,19 +139,10 @@ export class RateLimiter {
   readonly #byKey = new Map<string, Limits>();
 
   constructor(options: unknown, now: number) {
-    const { byKey = {}, burstMs = 1_000, ...all } = checkOptions('rateLimit', options, [
-      'requestsPerMinute',
-      'requestsPerSecond',
-      'tokensPerMinute',
-      'burstMs',
-      'byKey',
-    ]) as RateLimitOptions;
-    positive('rateLimit.burstMs', burstMs);
-    this.#all = new Limits('rateLimit', all, burstMs, now);
-    for (const [key, limits] of Object.entries(checkObject('rateLimit.byKey', byKey))) {
-      const name = `rateLimit.byKey[${JSON.stringify(key)}]`;
-      checkOptions(name, limits, ['requestsPerMinute', 'tokensPerMinute']);
-      this.#byKey.set(key, new Limits(name, limits as KeyRateLimit, burstMs, now));
+    const specs = rateLimitSpecs(options);
+    this.#all = new Limits(specs.all, now);
+    for (const [key, scope] of specs.byKey) {
+      this.#byKey.set(key, new Limits(scope, now));
     }
   }
 
