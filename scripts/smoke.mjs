@@ -107,12 +107,32 @@ d.dispatch([{ id: 'a', func: () => 1 }]).then((results) => { stop(); console.log
   for (const file of ['otel.mjs', 'otel.cjs', 'otel-mixed.mjs']) {
     console.log(`smoke ${file}: ${run(process.execPath, [file]).trim()}`);
   }
+  // duta/redis loads without a Redis client installed (they are optional peers), from both systems and
+  // mixed with the other build; a coordinator plugs into a Dispatcher (the tests run it on a real Redis).
+  const redis = (load) => `${load}
+const fake = { evalsha: async () => { throw new Error('no Redis here'); }, eval: async () => { throw new Error('no Redis here'); } };
+const coordinator = redisCoordinator({ client: fake, name: 'smoke', maxWorkers: 4, onUnavailable: 'fail', timeoutMs: 100 });
+const d = new Dispatcher({ coordinator });
+d.dispatch([{ id: 'a', func: () => 1 }]).then((results) => console.log(results[0].status === 'failed' && /Redis is unavailable/.test(results[0].error) ? 'ok' : 'unexpected ' + JSON.stringify(results)));
+`;
+  writeFileSync(join(app, 'redis.mjs'), redis(`import { Dispatcher } from 'duta';\nimport { redisCoordinator } from 'duta/redis';`));
+  writeFileSync(join(app, 'redis.cjs'), redis(`const { Dispatcher } = require('duta');\nconst { redisCoordinator } = require('duta/redis');`));
+  writeFileSync(join(app, 'redis-mixed.mjs'), redis(`import { createRequire } from 'node:module';\nimport { Dispatcher } from 'duta';\nconst { redisCoordinator } = createRequire(import.meta.url)('duta/redis');`));
+  for (const file of ['redis.mjs', 'redis.cjs', 'redis-mixed.mjs']) {
+    const out = run(process.execPath, [file]).trim();
+    if (out !== 'ok') {
+      throw new Error(`smoke ${file}: ${out}`);
+    }
+    console.log(`smoke ${file}: ${out}`);
+  }
   // The shipped declarations, as a TypeScript user compiles against them, from ESM and from CommonJS.
   const consumer = `
 import { Dispatcher, dispatchParallel, type DispatchResult, type TaskContext } from 'duta';
 import { startMockLlm, type MockLlmStats } from 'duta/testing';
 import { instrument } from 'duta/otel';
 import { readAiSdkStream, type StreamedText } from 'duta/clients';
+import { redisCoordinator, type RedisCoordinatorOptions } from 'duta/redis';
+export const fleet = (options: RedisCoordinatorOptions) => new Dispatcher({ coordinator: redisCoordinator(options) });
 export const read: Promise<StreamedText<{ totalTokens: number }>> = readAiSdkStream({ fullStream: (async function* () { yield { type: 'finish', totalUsage: { totalTokens: 1 } }; })() });
 export const stopTracing: () => void = instrument(new Dispatcher());
 export async function witness(): Promise<MockLlmStats> { const server = await startMockLlm({ latencyMs: { median: 100, spread: 0.3 } }); await server.close(); return server.stats(); }

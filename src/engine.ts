@@ -51,7 +51,7 @@ export class Engine {
     }));
     scheduler.admission = chooseAdmission(options, deadline, raw, {
       scheduler,
-      expire: (reason, running) => this.expire(reason, running),
+      expire: (reason, running, keep) => this.expire(reason, running, keep),
       unstarted: () => [...this.registry.unfinished()].filter((job) => job.state !== RUNNING),
     });
     const { timeoutMs, totalTimeoutMs, retry } = options;
@@ -203,9 +203,9 @@ export class Engine {
     }
   }
 
-  /** Ends unfinished jobs at the budget's end (queued and waiting ones) or the deadline (running ones too). */
-  expire(error: string, running: boolean): void {
-    const jobs = [...this.registry.unfinished()].filter((job) => running || job.state !== RUNNING);
+  /** Ends unfinished jobs at the budget's end (queued and waiting ones) or the deadline (running ones too); not those `keep` keeps. */
+  expire(error: string, running: boolean, keep?: (job: Job) => boolean): void {
+    const jobs = [...this.registry.unfinished()].filter((job) => (running || job.state !== RUNNING) && keep?.(job) !== true);
     this.cancel(jobs, new DOMException(error, running ? 'TimeoutError' : 'AbortError'));
   }
 

@@ -5,7 +5,9 @@ import { Cluster, Redis } from 'ioredis';
 import { Cluster as Cluster5, Redis as Redis5 } from 'ioredis-5';
 import { createClient, createCluster } from 'redis';
 import { createClient as createClient5, createCluster as createCluster5 } from 'redis-5';
-import { type Admission, FleetStore, type RedisClientLike, RedisLink } from '../../src/redis/index.js';
+import { RedisLink, type RedisClientLike } from '../../src/redis/client.js';
+import { FleetStore } from '../../src/redis/store.js';
+import type { Admission } from '../../src/redis/types.js';
 
 export function clients(): void {
   new RedisLink(new Redis());

@@ -37,6 +37,8 @@ export interface Admission {
   readonly spent: string | undefined;
   /** A queued job ended without starting (cancelled): anything reserved for it is given back. */
   dropped(job: Job): void;
+  /** The dispatcher is idle (nothing queued, running or waiting): an admission holds no timer then. */
+  idle?(): void;
 }
 
 /** The admission of a dispatcher without limits: only a pause stops a start. Costs nothing per task. */

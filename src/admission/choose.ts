@@ -9,8 +9,8 @@ import { LocalAdmission } from './local.js';
 /** What choosing an admission needs from the dispatcher. */
 export interface AdmissionSite {
   readonly scheduler: Scheduler;
-  /** Ends unfinished jobs as cancelled: queued and waiting ones, and running ones too when `running`. */
-  expire(reason: string, running: boolean): void;
+  /** Ends unfinished jobs as cancelled: queued and waiting ones, and running ones too when `running`; not those `keep` keeps. */
+  expire(reason: string, running: boolean, keep?: (job: Job) => boolean): void;
   /** The jobs queued or waiting to retry. */
   unstarted(): Iterable<Job>;
 }
@@ -55,7 +55,7 @@ export function chooseAdmission(
     get pending() {
       return scheduler.queued + scheduler.waiting;
     },
-    expire,
+    expire: (reason, keep) => site.expire(reason, false, keep),
     expireAll,
     fail: (error) => {
       for (const job of [...site.unstarted()]) {

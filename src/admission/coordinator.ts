@@ -1,3 +1,4 @@
+import type { Job } from '../core/job.js';
 import type { Emitter } from '../events.js';
 import type { BudgetOptions } from '../policies/budget.js';
 import type { RateLimitOptions } from '../policies/rate-limit.js';
@@ -25,8 +26,8 @@ export interface CoordinatorHost {
   readonly events: Emitter;
   /** Jobs queued or waiting to retry. */
   readonly pending: number;
-  /** Ends queued and waiting jobs as cancelled, saying why (a spent budget). */
-  expire(reason: string): void;
+  /** Ends queued and waiting jobs as cancelled, saying why (a spent budget), but those `keep` says to keep. */
+  expire(reason: string, keep?: (job: Job) => boolean): void;
   /** Ends everything, running jobs too (the deadline has come). */
   expireAll(reason: string): void;
   /** Ends queued and waiting jobs as failed with `error` (the coordinator cannot be reached). */

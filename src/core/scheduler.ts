@@ -69,6 +69,11 @@ export class Scheduler implements SlotHost {
   #blocked: Timer = undefined;
   /** Told when fewer jobs are queued or waiting than before, while someone waits for that (`onSizeLessThan`). */
   onShrink: (() => void) | null = null;
+  /**
+   * The admission said nothing may start until something changes (`Infinity`): no slot is asked for
+   * until then, or slots would be granted and leave again without end.
+   */
+  #stalled = false;
   /** An admission's answer is on its way: no slot is asked for until it is in. */
   #awaiting = false;
 
@@ -181,7 +186,7 @@ export class Scheduler implements SlotHost {
    * start now, or the limit was lowered and this slot is surplus.
    */
   take(): Job | undefined {
-    if (this.#granted > this.#cap.limit || this.#blocked !== undefined || this.#awaiting || this.#queued === 0) {
+    if (this.#granted > this.#cap.limit || this.#blocked !== undefined || this.#awaiting || this.#stalled || this.#queued === 0) {
       return undefined;
     }
     const next = this.admission.next(this.#queue, this.#cap.limit - this.#running);
@@ -189,6 +194,8 @@ export class Scheduler implements SlotHost {
       if (next !== Infinity) {
         // Nothing can start before the buckets refill: no slot is asked for until then.
         this.#blocked = setTimer(Math.max(1, Math.ceil(next)), this.#unblock, undefined);
+      } else {
+        this.#stalled = true;
       }
       return undefined;
     }
@@ -216,6 +223,7 @@ export class Scheduler implements SlotHost {
 
   /** A rate-limit wait is over, or something changed that may let a job start sooner. */
   readonly #unblock = (): void => {
+    this.#stalled = false;
     if (this.#blocked !== undefined) {
       clearTimeout(this.#blocked);
       this.#blocked = undefined;
@@ -292,6 +300,7 @@ export class Scheduler implements SlotHost {
       this.pause.stop();
       this.#settings.deadline?.stop();
       this.timeouts.stop();
+      this.admission.idle?.();
       this.#settings.idle();
     }
   }
@@ -304,7 +313,8 @@ export class Scheduler implements SlotHost {
       this.#asked - this.#running < this.#queued &&
       !this.pause.held &&
       this.#blocked === undefined &&
-      !this.#awaiting
+      !this.#awaiting &&
+      !this.#stalled
     ) {
       this.#asked++;
       this.#cap.ask(this.#grant);

@@ -1,7 +1,5 @@
-export { RedisLink } from './client.js';
-export type { IoRedisLike, NodeRedisLike, RedisClientLike, RedisLinkOptions } from './client.js';
+export { redisCoordinator, RedisCoordinator } from './coordinator.js';
+export type { RedisCoordinatorOptions } from './coordinator.js';
+export type { Unavailable } from './fleet.js';
+export type { IoRedisLike, NodeRedisLike, RedisClientLike } from './client.js';
 export { RedisReplyError, RedisUnavailableError } from './errors.js';
-export { FleetKeys } from './keys.js';
-export type { BucketField } from './keys.js';
-export { FleetStore } from './store.js';
-export type { Admission, BudgetReached, Candidate, FleetBudget, FleetLimits, FleetStatus, Release, Renewal } from './types.js';
