@@ -27,7 +27,7 @@ export async function narrowing(): Promise<void> {
   } else {
     expectTypeOf(r.result).toEqualTypeOf<null>();
     expectTypeOf(r.error).toEqualTypeOf<string>();
-    expectTypeOf(r.status).toEqualTypeOf<'failed' | 'timeout' | 'cancelled'>();
+    expectTypeOf(r.status).toEqualTypeOf<'failed' | 'timeout' | 'cancelled' | 'lost'>();
     expectTypeOf(r.cause).toEqualTypeOf<unknown>();
   }
   expectTypeOf(r.durationMs).toEqualTypeOf<number>();

@@ -2,7 +2,9 @@
 // Declares Symbol.asyncDispose for users whose `lib` predates it, so the declarations compile for them too.
 import { chain, DispatchBatch, type StreamResult, StreamBatch } from './batch.js';
 import { checkTaskList, checkTaskSource, type DispatchOptions, readDispatchOptions, type StreamOptions, type TaskSource } from './call-options.js';
+import { RUNNING } from './core/job.js';
 import type { Scheduler } from './core/scheduler.js';
+import type { UnfinishedTask } from './admission/coordinator.js';
 import { Engine } from './engine.js';
 import { TaskIdError } from './errors.js';
 import { type EventName, type InternalListener, INSTRUMENT, type Listener, SUBMIT_CONTEXT } from './events.js';
@@ -219,18 +221,54 @@ export class Dispatcher {
     return this.#engine.registry.store.get(id) as DispatchResult<R> | undefined;
   }
 
-  /** Resolves with the task's result when it finishes; rejects with a `TaskIdError` for an id never seen or evicted. */
+  /**
+   * Resolves with the task's result when it finishes; rejects with a `TaskIdError` for an id never seen
+   * or evicted. With a coordinator, a task submitted on any dispatcher of the fleet is waited for too,
+   * wherever it runs, and one whose instance stopped ends as `'lost'`.
+   */
   waitFor<R = unknown>(id: string): Promise<DispatchResult<R>> {
-    const { registry } = this.#engine;
+    const engine = this.#engine;
+    const { registry } = engine;
     const job = registry.find(id);
     if (job !== undefined) {
-      return this.#engine.promiseOf(job) as Promise<DispatchResult<R>>;
+      return engine.promiseOf(job) as Promise<DispatchResult<R>>;
     }
     const result = registry.store.get(id);
     if (result !== undefined) {
       return Promise.resolve(result as DispatchResult<R>);
     }
-    return Promise.reject(new TaskIdError(String(id), 'is unknown or evicted'));
+    const unknown = (): Promise<never> => Promise.reject(new TaskIdError(String(id), 'is unknown or evicted'));
+    const records = engine.scheduler.admission.records;
+    if (records === undefined || typeof id !== 'string') {
+      return unknown();
+    }
+    return records.waitFor(id).then((found) => (found === undefined ? unknown() : (found as DispatchResult<R>)));
+  }
+
+  /**
+   * Where a task is: its result once it has finished, `{ taskId, status: 'pending' | 'running' }` before,
+   * or undefined for an id this dispatcher does not know. With a coordinator, tasks submitted on any
+   * dispatcher of the fleet are found too (`'lost'` when their instance stopped before they ended);
+   * without one, this dispatcher's own.
+   */
+  async lookup<R = unknown>(id: string): Promise<DispatchResult<R> | UnfinishedTask | undefined> {
+    checkType('id', id, 'string');
+    const engine = this.#engine;
+    const job = engine.registry.find(id);
+    if (job !== undefined) {
+      return { taskId: id, status: job.state === RUNNING ? 'running' : 'pending' };
+    }
+    const result = engine.registry.store.get(id) ?? (await engine.scheduler.admission.records?.lookup(id));
+    return result as DispatchResult<R> | UnfinishedTask | undefined;
+  }
+
+  /**
+   * With a coordinator: resolves once every task accepted so far by `submit` and `dispatchNowait` is
+   * visible to every dispatcher of the fleet, and rejects when the coordinator cannot be reached within
+   * its time limit. Without one, resolves at once.
+   */
+  flush(): Promise<void> {
+    return this.#engine.scheduler.admission.records?.flush() ?? Promise.resolve();
   }
 
   /**

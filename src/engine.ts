@@ -68,6 +68,7 @@ export class Engine {
   submit(input: TaskLike, capture: boolean): Job {
     this.#open();
     const job = this.registry.acceptOne(input, capture);
+    this.scheduler.admission.records?.accepted(job);
     this.scheduler.add(job);
     this.scheduler.poke();
     this.#watch(job, input.signal);
@@ -83,7 +84,10 @@ export class Engine {
       batch.remaining += jobs.length;
     }
     const { scheduler } = this;
+    // Tasks of `dispatchNowait` are recorded fleet-wide, as submitted ones are; a batch's come back to its caller.
+    const records = batch === null ? scheduler.admission.records : undefined;
     for (const job of jobs) {
+      records?.accepted(job);
       scheduler.add(job);
     }
     scheduler.poke();
@@ -252,6 +256,9 @@ export class Engine {
   #record(job: Job, result: DispatchResult): void {
     job.notes?.unlink?.();
     this.registry.record(job, result);
+    if (job.owner === null) {
+      this.scheduler.admission.records?.finished(job, result);
+    }
     this.stats.record(result, job.startedAt + result.durationMs);
     job.owner?.settle(job, result);
     const { waiters } = job;

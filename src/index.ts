@@ -6,6 +6,7 @@ export type { ParallelFunction, ParallelItem } from './dispatch-parallel.js';
 export { Task } from './task.js';
 export { ShutdownError, TaskFailedError, TaskIdError } from './errors.js';
 export type { DispatcherOptions } from './options.js';
+export type { Coordinator, UnfinishedTask } from './admission/coordinator.js';
 export { isNetworkError, isRetryable, retryAfterMs, statusOf } from './policies/retry.js';
 export { aiSdkUsage, anthropicUsage, defaultUsageOf, openAiUsage } from './policies/usage.js';
 export type { RetryOptions } from './policies/retry.js';

@@ -9,13 +9,19 @@ export interface DispatchSuccess<R = unknown> {
   readonly durationMs: number;
   /** Attempts made, the successful one included. */
   readonly attempts: number;
+  /**
+   * Only on a result read from another instance of a fleet (`lookup`, `waitFor`) whose value could not be
+   * serialized or read back: why. `result` is then `undefined`.
+   */
+  readonly unstored?: string;
 }
 
 /** A task that threw, timed out or was cancelled. */
 export interface DispatchFailure {
   readonly taskId: string;
   readonly success: false;
-  readonly status: 'failed' | 'timeout' | 'cancelled';
+  /** `'lost'`: read from another instance of a fleet, which stopped before the task ended. */
+  readonly status: 'failed' | 'timeout' | 'cancelled' | 'lost';
   readonly result: null;
   /** Always a non-empty message, whatever the task threw. */
   readonly error: string;

@@ -19,7 +19,7 @@ export interface TaskContext {
 // biome-ignore lint/suspicious/noExplicitAny: the constraint "any function"; results stay typed.
 export type TaskFunction = (...args: any[]) => unknown;
 
-export type TaskStatus = 'pending' | 'running' | 'done' | 'failed' | 'timeout' | 'cancelled';
+export type TaskStatus = 'pending' | 'running' | 'done' | 'failed' | 'timeout' | 'cancelled' | 'lost';
 
 type IsAny<T> = 0 extends 1 & T ? true : false;
 

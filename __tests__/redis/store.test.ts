@@ -78,10 +78,14 @@ describeRedis('FleetStore', () => {
       const { buckets } = await store.status();
       const requests = buckets.find((bucket) => bucket.field === 'requestsPerMinute');
       expect(requests?.capacity).toBe(3);
-      // One request taken (the first candidate's), not two; the refill since is well under half a request.
+      // One request taken (the first candidate's), not two; the refill since, on a loaded machine, is under
+      // a second's worth (half a request, 15 tokens): had the refused one taken its 50 tokens, the level
+      // would be below zero.
       expect(requests?.level).toBeGreaterThanOrEqual(2);
-      expect(requests?.level).toBeLessThan(2.5);
-      expect(buckets.find((bucket) => bucket.field === 'tokensPerMinute')?.level).toBeLessThan(11.5);
+      expect(requests?.level).toBeLessThan(2.9);
+      const tokens = buckets.find((bucket) => bucket.field === 'tokensPerMinute')?.level;
+      expect(tokens).toBeGreaterThanOrEqual(10.9);
+      expect(tokens).toBeLessThan(30);
     });
 
     test("a key refused by its own buckets is skipped, and every later candidate of that key, while other keys go", async () => {
@@ -317,7 +321,7 @@ describeRedis('FleetStore', () => {
       // Three keys, each with a TTL; the state hash holds the budget's 3 counts and 2 fields per bucket.
       const keys = await keysOf(instances[0]!);
       const { tag } = instances[0]!.keys;
-      expect([...keys.keys()].sort()).toEqual([`${tag}:leases`, `${tag}:pause`, `${tag}:state`]);
+      expect([...keys.keys()].sort()).toEqual([`${tag}:instances`, `${tag}:leases`, `${tag}:pause`, `${tag}:state`]);
       for (const [key, ttl] of keys) {
         expect([key, ttl > 0]).toEqual([key, true]);
       }

@@ -1,5 +1,6 @@
 import type { Job } from '../core/job.js';
 import type { Usage } from '../policies/budget.js';
+import type { FleetRecords } from './coordinator.js';
 import type { Pause } from './pause.js';
 
 /** The queued jobs as an admission sees them: in fair turns between keys, highest priority first. */
@@ -39,6 +40,10 @@ export interface Admission {
   dropped(job: Job): void;
   /** The dispatcher is idle (nothing queued, running or waiting): an admission holds no timer then. */
   idle?(): void;
+  /** A job it let start waits to retry, holding no slot. */
+  waiting?(job: Job): void;
+  /** The fleet-wide task records, when the admission keeps them (a fleet coordinator). */
+  readonly records?: FleetRecords;
 }
 
 /** The admission of a dispatcher without limits: only a pause stops a start. Costs nothing per task. */

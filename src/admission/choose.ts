@@ -62,6 +62,7 @@ export function chooseAdmission(
         scheduler.fail(job, error);
       }
     },
+    failJob: (job, error) => scheduler.fail(job, error),
     poke: () => scheduler.poke(),
   });
 }

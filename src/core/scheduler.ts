@@ -256,8 +256,9 @@ export class Scheduler implements SlotHost {
   }
 
   /** The job waits for a retry, holding no slot. */
-  wait(_job: Job): void {
+  wait(job: Job): void {
     this.#waiting++;
+    this.admission.waiting?.(job);
   }
 
   /** A retry's wait is over: the job goes back in the queue, ahead of newer jobs of its priority. */

@@ -1,9 +1,10 @@
 import { ATTACH, type Coordinator, type CoordinatorHost } from '../admission/coordinator.js';
 import type { Admission } from '../admission/admission.js';
 import type { Usage } from '../policies/budget.js';
-import { checkCount, checkNumber, checkOptions, checkString, invalidType, invalidValue } from '../validate.js';
+import { checkCount, checkNumber, checkOptions, checkString, checkType, invalidType, invalidValue } from '../validate.js';
 import { type RedisClientLike, RedisLink } from './client.js';
 import { FleetAdmission, type Unavailable } from './fleet.js';
+import type { Codec } from './records.js';
 import { FleetStore } from './store.js';
 
 export interface RedisCoordinatorOptions {
@@ -24,9 +25,21 @@ export interface RedisCoordinatorOptions {
   readonly timeoutMs?: number;
   /** How long the fleet's budget counts and bucket levels are kept after their last change, in milliseconds. @default 86_400_000 (24 h) */
   readonly budgetTtlMs?: number;
+  /** How long the records of finished submitted tasks are kept for `lookup` and `waitFor` anywhere, in milliseconds. @default 86_400_000 (24 h) */
+  readonly resultTtlMs?: number;
+  /** Turns a task's result value into the text its record keeps (superjson's or devalue's `stringify`, say). @default JSON.stringify */
+  readonly serialize?: (value: unknown) => string;
+  /** Turns that text back into the value, on the instance that looks it up. @default JSON.parse */
+  readonly deserialize?: (text: string) => unknown;
 }
 
-const known = ['client', 'name', 'maxWorkers', 'leaseMs', 'onUnavailable', 'timeoutMs', 'budgetTtlMs'];
+const known = ['client', 'name', 'maxWorkers', 'leaseMs', 'onUnavailable', 'timeoutMs', 'budgetTtlMs', 'resultTtlMs', 'serialize', 'deserialize'];
+
+/** JSON, except that `undefined` (which JSON.stringify gives no text for) is kept as null. */
+const json: Codec = {
+  serialize: (value) => JSON.stringify(value) ?? 'null',
+  deserialize: (text) => JSON.parse(text) as unknown,
+};
 
 /**
  * Shares `rateLimit`, `budget`, a fleet-wide cap on running attempts and the Retry-After pause between
@@ -38,10 +51,12 @@ export class RedisCoordinator implements Coordinator {
   readonly leaseMs: number;
   readonly onUnavailable: Unavailable;
   readonly budgetTtlMs: number | undefined;
+  readonly resultTtlMs: number | undefined;
+  readonly #codec: Codec;
   readonly #link: RedisLink;
 
   constructor(options: RedisCoordinatorOptions) {
-    const { client, name, maxWorkers = Infinity, leaseMs = 30_000, onUnavailable = 'wait', timeoutMs, budgetTtlMs } = checkOptions(
+    const { client, name, maxWorkers = Infinity, leaseMs = 30_000, onUnavailable = 'wait', timeoutMs, budgetTtlMs, resultTtlMs, serialize, deserialize } = checkOptions(
       'options',
       options,
       known,
@@ -57,6 +72,14 @@ export class RedisCoordinator implements Coordinator {
       checkNumber('budgetTtlMs', budgetTtlMs, 'a finite number > 0', (n) => n > 0 && n !== Infinity);
     }
     this.budgetTtlMs = budgetTtlMs;
+    if (resultTtlMs !== undefined) {
+      checkNumber('resultTtlMs', resultTtlMs, 'a finite number > 0', (n) => n > 0 && n !== Infinity);
+    }
+    this.resultTtlMs = resultTtlMs;
+    this.#codec = {
+      serialize: serialize === undefined ? json.serialize : checkType('serialize', serialize, 'function'),
+      deserialize: deserialize === undefined ? json.deserialize : checkType('deserialize', deserialize, 'function'),
+    };
     this.#link = new RedisLink(client, timeoutMs === undefined ? {} : { timeoutMs });
   }
 
@@ -73,8 +96,9 @@ export class RedisCoordinator implements Coordinator {
       ...(rateLimit !== undefined && { rateLimit }),
       ...(budget !== undefined && { budget }),
       ...(this.budgetTtlMs !== undefined && { budgetTtlMs: this.budgetTtlMs }),
+      ...(this.resultTtlMs !== undefined && { resultTtlMs: this.resultTtlMs }),
     });
-    return new FleetAdmission(store, host, this.onUnavailable, budget?.spendOf as ((usage: Usage) => number) | undefined);
+    return new FleetAdmission(store, host, this.onUnavailable, budget?.spendOf as ((usage: Usage) => number) | undefined, this.#codec);
   }
 }
 

@@ -1,23 +1,17 @@
 import { now, setTimer, type Timer } from '../clock.js';
 import type { Admission, AdmissionQueue } from '../admission/admission.js';
 import type { CoordinatorHost } from '../admission/coordinator.js';
-import { type Job, QUEUED } from '../core/job.js';
+import { type Job, QUEUED, WAITING } from '../core/job.js';
+import { TaskIdError } from '../errors.js';
 import type { Usage } from '../policies/budget.js';
 import { RedisUnavailableError } from './errors.js';
+import { type Codec, type RecordSender, TaskRecords } from './records.js';
 import type { FleetStore } from './store.js';
-import type { Admission as Answer, Release } from './types.js';
+import type { Admission as Answer, Candidate, RecordOp, Release } from './types.js';
+import { type Ticket, Tickets } from './tickets.js';
 
 /** What to do while Redis cannot be reached. */
 export type Unavailable = 'wait' | 'local' | 'fail';
-
-/** An attempt's fleet reservation: its lease and what it reserved. Kept on the job while it is asked about or runs. */
-interface Ticket {
-  readonly lease: string;
-  readonly cost: number;
-  readonly spend: number;
-  /** Admitted by Redis (it holds its lease). */
-  admitted: boolean;
-}
 
 /** The first wait before asking again for a fleet slot held elsewhere; it doubles up to `SLOT_POLL_MAX_MS`. */
 const SLOT_POLL_MS = 20;
@@ -25,24 +19,29 @@ const SLOT_POLL_MAX_MS = 1_000;
 /** Waits between tries to reach Redis again while it is down. */
 const PROBE_MS = 100;
 const PROBE_MAX_MS = 2_000;
+/** Record changes sent in one call at most; the rest go with the next. */
+const OPS_PER_CALL = 500;
 
 /**
- * A dispatcher's admission when it shares its limits through Redis. Each ask sends, in one script
- * call, the releases of the attempts that ended since the last one and as many queued jobs as there
- * are free slots; the jobs Redis admits wait here, holding their leases, until slots take them. The
- * leases of running attempts are renewed in one call a third of `leaseMs` apart. While Redis cannot be
- * reached, `onUnavailable` decides: start nothing, run on this dispatcher's own limits, or fail the queue.
+ * A dispatcher's admission when it shares its limits through Redis. Each call sends, in one script
+ * call, the releases of the attempts that ended since the last one, the changes to task records, and
+ * as many queued jobs as there are free slots; the jobs Redis admits wait here, holding their leases,
+ * until slots take them. Leases and this instance's liveness are renewed in one call a third of
+ * `leaseMs` apart. While Redis cannot be reached, `onUnavailable` decides: start nothing, run on this
+ * dispatcher's own limits, or fail the queue.
  */
-export class FleetAdmission implements Admission {
+export class FleetAdmission implements Admission, RecordSender {
   readonly metered = true;
   /** The budget cap the fleet has reached, as the last answer said. */
   spent: string | undefined = undefined;
+  readonly records: TaskRecords;
+  readonly #tickets: Tickets;
   #ready: Job[] = [];
-  #asking: Promise<void> | null = null;
-  #releases: Release[] = [];
+  #asking: Promise<unknown> | null = null;
+  #ops: { op: RecordOp; job: Job | undefined }[] = [];
+  /** Recorded jobs not yet ended: while there are any, this instance keeps itself alive in Redis. */
+  readonly #recorded = new Set<Job>();
   #flushing = false;
-  /** Leases of admitted attempts, renewed while held. */
-  readonly #held = new Set<string>();
   #renewTimer: Timer = undefined;
   /** No ask before this time (`now()`): the fleet said to wait. */
   #notBefore = 0;
@@ -57,8 +56,11 @@ export class FleetAdmission implements Admission {
     readonly store: FleetStore,
     readonly host: CoordinatorHost,
     readonly onUnavailable: Unavailable,
-    readonly spendOf: ((usage: Usage) => number) | undefined,
+    spendOf: ((usage: Usage) => number) | undefined,
+    codec: Codec,
   ) {
+    this.#tickets = new Tickets(store, spendOf);
+    this.records = new TaskRecords(store, this, codec);
     // A Retry-After seen here stops the fleet too.
     host.pause.onRateLimit = (ms) => {
       this.store.pause(ms).catch(() => undefined);
@@ -79,7 +81,7 @@ export class FleetAdmission implements Admission {
       if (job.state === QUEUED) {
         return job;
       }
-      this.#release(job, 0);
+      this.#release(job, null);
     }
     if (this.#asking !== null) {
       return this.#asking;
@@ -98,56 +100,94 @@ export class FleetAdmission implements Admission {
     if (jobs.length === 0) {
       return Infinity;
     }
-    this.#asking = this.#ask(queue, jobs);
-    return this.#asking;
+    return this.#track(this.#ask(queue, jobs));
   }
 
-  /** One call: the releases waiting, and `jobs` as candidates, each all or nothing. */
-  async #ask(queue: AdmissionQueue, jobs: Job[]): Promise<void> {
-    const releases = this.#takeReleases();
-    const tickets = jobs.map((job) => this.#ticketOf(job));
-    let answer: Answer;
-    try {
-      answer = await this.store.admit(
-        releases,
-        jobs.map((job, i) => ({ lease: (tickets[i] as Ticket).lease, key: job.key, cost: job.cost, spend: (tickets[i] as Ticket).spend })),
-      );
-    } catch (error) {
+  /** A call on its way: nothing else is asked meanwhile, and the slot loop waits for it. Never rejects. */
+  #track(work: Promise<unknown>): Promise<unknown> {
+    const done = (): void => {
       this.#asking = null;
-      // Sent again with the next call: a release, or a lease Redis may have granted before the call timed out.
-      this.#releases.unshift(...releases);
+    };
+    const tracked = work.then(done, done);
+    this.#asking = tracked;
+    return tracked;
+  }
+
+  /** One call with `jobs` as candidates, each all or nothing. */
+  async #ask(queue: AdmissionQueue, jobs: Job[]): Promise<void> {
+    const tickets = jobs.map((job) => this.#tickets.of(job));
+    const candidates = jobs.map((job, i): Candidate => {
+      const { lease, spend } = tickets[i] as Ticket;
+      return job.owner === null ? { lease, key: job.key, cost: job.cost, spend, record: job.id } : { lease, key: job.key, cost: job.cost, spend };
+    });
+    const answer = await this.#call(candidates);
+    if (answer === undefined) {
+      // Sent again with the next call: a lease Redis may have granted before the call timed out.
       for (const job of jobs.reverse()) {
         this.#putBack(queue, job);
       }
-      this.#failed(error);
       return;
     }
-    this.#asking = null;
-    this.#up();
+    for (let i = jobs.length - 1; i >= 0; i--) {
+      const job = jobs[i] as Job;
+      if (answer.conflicts[i] === true) {
+        this.host.failJob(job, inUse(job.id));
+      } else if (answer.admitted[i] !== true) {
+        this.#putBack(queue, job);
+      }
+    }
     answer.admitted.forEach((admitted, i) => {
       const job = jobs[i] as Job;
-      const ticket = tickets[i] as Ticket;
       if (admitted) {
-        ticket.admitted = true;
-        this.#held.add(ticket.lease);
+        this.#tickets.admitted(tickets[i] as Ticket);
         if (job.state === QUEUED) {
           this.#ready.push(job);
         } else {
           // Cancelled while the answer was on its way.
-          this.#release(job, 0);
+          this.#release(job, null);
         }
       }
     });
-    for (let i = jobs.length - 1; i >= 0; i--) {
-      if (answer.admitted[i] !== true) {
-        this.#putBack(queue, jobs[i] as Job);
-      }
-    }
     this.#learn(answer);
     this.#armRenew();
-    if (this.#releases.length > 0) {
+  }
+
+  /**
+   * The one way this instance calls Redis: the releases and record changes waiting, and `candidates`.
+   * Resolves with the answer, or undefined when Redis could not be reached (what was sent is queued
+   * again, and the fleet is down until a probe gets through); `strict` rejects instead.
+   */
+  async #call(candidates: readonly Candidate[], strict = false): Promise<Answer | undefined> {
+    const releases = this.#tickets.takeReleases();
+    const ops = this.#ops.splice(0, OPS_PER_CALL);
+    let answer: Answer;
+    try {
+      answer = await this.store.admit(
+        releases,
+        candidates,
+        ops.map(({ op }) => op),
+      );
+    } catch (error) {
+      this.#tickets.requeue(releases);
+      this.#ops.unshift(...ops);
+      this.#failed(error);
+      if (strict) {
+        throw error;
+      }
+      return undefined;
+    }
+    this.#up();
+    // A new record refused: its id is unfinished on another instance. The task never starts here.
+    let n = 0;
+    for (const { op, job } of ops) {
+      if (op.op === 'n' && answer.recorded[n++] === false && job !== undefined && (job.state === QUEUED || job.state === WAITING)) {
+        this.host.failJob(job, inUse(job.id));
+      }
+    }
+    if (this.#tickets.hasReleases() || this.#ops.length > 0) {
       this.#flush();
     }
+    return answer;
   }
 
   /** What an answer says besides admissions: the fleet's pause, its budget, and when to ask again. */
@@ -159,9 +199,9 @@ export class FleetAdmission implements Admission {
     this.spent = answer.exhausted?.message;
     if (this.spent !== undefined) {
       // The jobs admitted by the call that reached the cap were counted within it: they start.
-      host.expire(this.spent, (job) => (job.notes?.ticket as Ticket | null | undefined)?.admitted === true);
+      host.expire(this.spent, (job) => this.#tickets.isAdmitted(job));
     }
-    const refused = answer.admitted.some((admitted) => !admitted);
+    const refused = answer.admitted.some((admitted, i) => !admitted && answer.conflicts[i] !== true);
     this.#fullFleet = refused && answer.blocked === 'slots';
     if (!refused) {
       this.#slotPoll = SLOT_POLL_MS;
@@ -182,38 +222,13 @@ export class FleetAdmission implements Admission {
     }
   }
 
-  /** The job's ticket for this attempt: made once, and sent again until Redis answers it. */
-  #ticketOf(job: Job): Ticket {
-    const notes = job.note();
-    let ticket = notes.ticket as Ticket | null;
-    if (ticket === null) {
-      const spend = this.#price(job.cost);
-      ticket = { lease: this.store.lease(), cost: job.cost, spend, admitted: false };
-      notes.ticket = ticket;
-    }
-    return ticket;
-  }
-
-  #price(tokens: number): number {
-    if (this.spendOf === undefined) {
-      return 0;
-    }
-    try {
-      const price = this.spendOf({ totalTokens: tokens });
-      return Number.isFinite(price) && price > 0 ? price : 0;
-    } catch {
-      return 0;
-    }
-  }
-
   ended(job: Job, usage: Usage | undefined): void {
-    const ticket = job.notes?.ticket as Ticket | null | undefined;
-    if (ticket === null || ticket === undefined) {
+    if (!this.#tickets.has(job)) {
       // Started on this dispatcher's own limits while Redis was down.
       this.host.local.ended(job, usage);
       return;
     }
-    this.#release(job, usage?.totalTokens, usage);
+    this.#release(job, usage);
     // A fleet slot of ours is free: a fleet that was full for us has room now.
     if (this.#fullFleet && this.#notBefore > now()) {
       this.#notBefore = 0;
@@ -221,43 +236,46 @@ export class FleetAdmission implements Admission {
     }
   }
 
-  /** Queues the release of the job's lease with what it used, and sends it soon if no ask carries it. */
-  #release(job: Job, used: number | undefined, usage?: Usage): void {
-    const notes = job.notes;
-    const ticket = notes?.ticket as Ticket | null | undefined;
-    if (notes === null || ticket === null || ticket === undefined) {
-      return;
+  waiting(job: Job): void {
+    if (job.owner === null) {
+      this.records.waiting(job);
     }
-    notes.ticket = null;
-    this.#held.delete(ticket.lease);
-    const release: { -readonly [K in keyof Release]: Release[K] } = { lease: ticket.lease, key: job.key, cost: ticket.cost, spend: ticket.spend };
-    if (used !== undefined) {
-      release.used = used;
-      release.usedSpend = usage === undefined ? 0 : this.#priceOf(usage);
+  }
+
+  /** Gives back the job's lease, with what it used (null: it never ran), soon. */
+  #release(job: Job, usage: Usage | null | undefined): void {
+    if (this.#tickets.release(job, usage)) {
+      this.#flush();
     }
-    this.#releases.push(release);
+  }
+
+  /** A record change, sent with the next call. */
+  send(op: RecordOp, job?: Job): void {
+    this.#ops.push({ op, job });
+    if (job !== undefined) {
+      if (op.op === 'n') {
+        this.#recorded.add(job);
+        this.#armRenew();
+      } else if (op.op === 'e') {
+        this.#recorded.delete(job);
+      }
+    }
     this.#flush();
   }
 
-  #priceOf(usage: Usage): number {
-    if (this.spendOf === undefined) {
-      return 0;
+  async flush(): Promise<void> {
+    // Changes already on their way in a call arrive with it, or are queued again if it fails.
+    while (this.#asking !== null) {
+      await this.#asking;
     }
-    try {
-      const price = this.spendOf(usage);
-      return Number.isFinite(price) && price > 0 ? price : 0;
-    } catch {
-      return 0;
+    while (this.#ops.length > 0 || this.#tickets.hasReleases()) {
+      const call = this.#call([], true);
+      this.#track(call);
+      await call;
     }
   }
 
-  #takeReleases(): Release[] {
-    const releases = this.#releases;
-    this.#releases = [];
-    return releases;
-  }
-
-  /** Sends the releases waiting, a microtask from now, unless an ask takes them first. */
+  /** Sends the releases and record changes waiting, a microtask from now, unless an ask takes them first. */
   #flush(): void {
     if (this.#flushing || this.#down) {
       return;
@@ -265,25 +283,16 @@ export class FleetAdmission implements Admission {
     this.#flushing = true;
     queueMicrotask(() => {
       this.#flushing = false;
-      if (this.#asking !== null || this.#releases.length === 0 || this.#down) {
+      if (this.#asking !== null || this.#down || (this.#ops.length === 0 && !this.#tickets.hasReleases())) {
         return;
       }
-      const releases = this.#takeReleases();
-      this.#asking = this.store.admit(releases, []).then(
-        (answer) => {
-          this.#asking = null;
-          this.#up();
-          this.#learn(answer);
-          if (this.#releases.length > 0) {
-            this.#flush();
+      this.#track(
+        this.#call([]).then((answer) => {
+          if (answer !== undefined) {
+            this.#learn(answer);
+            this.host.poke();
           }
-          this.host.poke();
-        },
-        (error: unknown) => {
-          this.#asking = null;
-          this.#releases.unshift(...releases);
-          this.#failed(error);
-        },
+        }),
       );
     });
   }
@@ -296,11 +305,11 @@ export class FleetAdmission implements Admission {
     const index = this.#ready.indexOf(job);
     if (index >= 0) {
       this.#ready.splice(index, 1);
-      this.#release(job, 0);
     }
+    this.#release(job, null);
   }
 
-  /** The dispatcher is idle: no timer is held. Releases already queued are still sent. */
+  /** The dispatcher is idle: no timer is held. Releases and records already queued are still sent. */
   idle(): void {
     clearTimeout(this.#renewTimer);
     this.#renewTimer = undefined;
@@ -308,9 +317,9 @@ export class FleetAdmission implements Admission {
     this.#probeTimer = undefined;
   }
 
-  /** Renews every lease held, in one call, a third of `leaseMs` apart, while there are any. */
+  /** Renews every lease held and this instance's liveness, in one call, a third of `leaseMs` apart, while needed. */
   #armRenew(): void {
-    if (this.#renewTimer !== undefined || this.#held.size === 0) {
+    if (this.#renewTimer !== undefined || (this.#tickets.held === 0 && this.#recorded.size === 0)) {
       return;
     }
     this.#renewTimer = setTimer(this.store.leaseMs / 3, this.#renew, undefined);
@@ -318,15 +327,13 @@ export class FleetAdmission implements Admission {
 
   readonly #renew = (): void => {
     this.#renewTimer = undefined;
-    if (this.#held.size === 0) {
+    if (this.#tickets.held === 0 && this.#recorded.size === 0) {
       return;
     }
-    this.store.renew([...this.#held]).then(
+    this.store.renew(this.#tickets.leases()).then(
       ({ lost }) => {
         // Run out (this process was frozen past leaseMs): renewing them again is no use.
-        for (const lease of lost) {
-          this.#held.delete(lease);
-        }
+        this.#tickets.forget(lost);
         this.#armRenew();
       },
       (error: unknown) => {
@@ -338,38 +345,28 @@ export class FleetAdmission implements Admission {
 
   /** While Redis is down: this dispatcher's own limits, nothing, or the queue failed, as `onUnavailable` says. */
   #whileDown(queue: AdmissionQueue, free: number): Job | number | Promise<unknown> {
-    if (this.onUnavailable !== 'fail') {
-      this.#probe();
+    if (this.onUnavailable === 'fail') {
+      // Tasks that came since Redis went down: one try now, and they fail only if it fails too.
+      return this.#track(
+        this.#call([]).then((answer) => {
+          if (answer === undefined) {
+            this.host.fail(unreachable());
+          } else {
+            this.#learn(answer);
+          }
+        }),
+      );
     }
+    this.#probe();
     if (this.onUnavailable === 'local') {
       const job = this.host.local.next(queue, free);
       if (typeof job === 'object' && !('then' in job)) {
         // It runs on this dispatcher's limits: a lease it was given before Redis went down is given back.
-        this.#release(job, 0);
+        this.#release(job, null);
       }
       return job;
     }
-    if (this.onUnavailable === 'fail') {
-      // Tasks that came since Redis went down: one try now, and they fail only if it does too.
-      this.#asking ??= this.#tryNow();
-      return this.#asking;
-    }
     return Infinity;
-  }
-
-  /** One call to see whether Redis is back, carrying the releases waiting; the queue fails if it is not. */
-  async #tryNow(): Promise<void> {
-    const releases = this.#takeReleases();
-    try {
-      const answer = await this.store.admit(releases, []);
-      this.#asking = null;
-      this.#up();
-      this.#learn(answer);
-    } catch {
-      this.#asking = null;
-      this.#releases.unshift(...releases);
-      this.host.fail(unreachable());
-    }
   }
 
   /**
@@ -391,29 +388,33 @@ export class FleetAdmission implements Admission {
     this.#probe();
   }
 
-  /** Tries Redis again after a while, backing off; only while there is work waiting. */
+  /** Tries Redis again after a while, backing off, while there is something to do. */
   #probe(): void {
     if (this.#probeTimer !== undefined || !this.#down) {
       return;
     }
-    this.#probeTimer = setTimer(this.#probeMs, () => {
-      this.#probeTimer = undefined;
-      this.#probeMs = Math.min(PROBE_MAX_MS, this.#probeMs * 2);
-      const releases = this.#takeReleases();
-      this.store.admit(releases, []).then(
-        (answer) => {
-          this.#up();
-          this.#learn(answer);
-          this.host.poke();
-        },
-        () => {
-          this.#releases.unshift(...releases);
-          if (this.host.pending > 0 || this.#releases.length > 0 || this.#held.size > 0) {
-            this.#probe();
-          }
-        },
-      );
-    }, undefined);
+    this.#probeTimer = setTimer(
+      this.#probeMs,
+      () => {
+        this.#probeTimer = undefined;
+        this.#probeMs = Math.min(PROBE_MAX_MS, this.#probeMs * 2);
+        if (this.#asking !== null) {
+          this.#probe();
+          return;
+        }
+        this.#track(
+          this.#call([]).then((answer) => {
+            if (answer !== undefined) {
+              this.#learn(answer);
+              this.host.poke();
+            } else if (this.host.pending > 0 || this.#ops.length > 0 || this.#tickets.hasReleases() || this.#tickets.held > 0) {
+              this.#probe();
+            }
+          }),
+        );
+      },
+      undefined,
+    );
   }
 
   #up(): void {
@@ -423,13 +424,14 @@ export class FleetAdmission implements Admission {
       clearTimeout(this.#probeTimer);
       this.#probeTimer = undefined;
       this.host.events.emit('coordinator', { available: true });
-      if (this.#releases.length > 0) {
-        this.#flush();
-      }
     }
   }
 }
 
 function unreachable(): RedisUnavailableError {
   return new RedisUnavailableError('admit', "could not be reached, so the task was not started (onUnavailable: 'fail')", false);
+}
+
+function inUse(id: string): TaskIdError {
+  return new TaskIdError(id, 'is already pending or running on another instance of the fleet');
 }

@@ -1,6 +1,6 @@
 /**
- * Every Redis key a fleet writes, named in this one place: three per fleet, however many tasks,
- * instances, keys or buckets (see `scripts/*.lua` for what each holds). Each starts with the hash tag
+ * Every Redis key a fleet writes, named in this one place: four per fleet, however many instances,
+ * keys or buckets, and one per submitted task, expiring (see `scripts/*.lua` for what each holds). Each starts with the hash tag
  * `{duta:<name>}`: Redis Cluster places a key by the text between its first `{` and the next `}`, and
  * since every key of a fleet begins with the same tag, they all land in one slot, which a script's keys
  * must, whatever characters the name holds. Different fleets (names) spread over the cluster.
@@ -23,12 +23,20 @@ export class FleetKeys {
    * `<bucket id>:l` and `:t`, each token bucket's level and the Redis time of that level.
    */
   readonly state: string;
+  /** ZSET of live instances: instance id → the Redis time (ms) its liveness ends, pushed on by each of its calls. */
+  readonly instances: string;
 
   constructor(name: string) {
     this.tag = `{duta:${name}}`;
     this.leases = `${this.tag}:leases`;
     this.pause = `${this.tag}:pause`;
     this.state = `${this.tag}:state`;
+    this.instances = `${this.tag}:instances`;
+  }
+
+  /** HASH of one submitted task's record (see `scripts/lib/records.lua`), expiring when it is no longer of use. */
+  record(taskId: string): string {
+    return `${this.tag}:t:${taskId}`;
   }
 
   /**

@@ -3,7 +3,7 @@ import { checkCount, checkNumber, checkOptions, checkString, invalidType } from 
 import { RedisLink } from './client.js';
 import { RedisReplyError } from './errors.js';
 import { type BucketField, FleetKeys } from './keys.js';
-import type { Admission, BudgetReached, Candidate, FleetBudget, FleetLimits, FleetStatus, Release, Renewal } from './types.js';
+import type { Admission, BudgetReached, Candidate, FleetBudget, FleetLimits, FleetStatus, RecordOp, Release, Renewal, TaskRecord } from './types.js';
 import * as scripts from './scripts.generated.js';
 
 /** One bucket as sent to Redis. */
@@ -20,6 +20,7 @@ interface FleetBucket {
 
 const DEFAULT_LEASE_MS = 30_000;
 const DEFAULT_BUDGET_TTL_MS = 86_400_000;
+const DEFAULT_RESULT_TTL_MS = 86_400_000;
 
 /** Numbers travel as strings; Infinity as 'inf' (see scripts/lib/common.lua). */
 const encode = (n: number): string => (n === Infinity ? 'inf' : String(n));
@@ -60,6 +61,7 @@ export class FleetStore {
   readonly maxWorkers: number;
   readonly leaseMs: number;
   readonly budgetTtlMs: number;
+  readonly resultTtlMs: number;
   readonly #link: RedisLink;
   readonly #shared: FleetBucket[];
   readonly #byKey = new Map<string, FleetBucket[]>();
@@ -75,14 +77,18 @@ export class FleetStore {
     this.#link = link;
     this.name = checkString('name', name);
     this.keys = new FleetKeys(name);
-    const { maxWorkers = Infinity, leaseMs = DEFAULT_LEASE_MS, rateLimit, budget = {}, budgetTtlMs = DEFAULT_BUDGET_TTL_MS } = checkOptions(
-      'limits',
-      limits,
-      ['maxWorkers', 'leaseMs', 'rateLimit', 'budget', 'budgetTtlMs'],
-    ) as FleetLimits;
+    const {
+      maxWorkers = Infinity,
+      leaseMs = DEFAULT_LEASE_MS,
+      rateLimit,
+      budget = {},
+      budgetTtlMs = DEFAULT_BUDGET_TTL_MS,
+      resultTtlMs = DEFAULT_RESULT_TTL_MS,
+    } = checkOptions('limits', limits, ['maxWorkers', 'leaseMs', 'rateLimit', 'budget', 'budgetTtlMs', 'resultTtlMs']) as FleetLimits;
     this.maxWorkers = checkCount('maxWorkers', maxWorkers);
     this.leaseMs = finitePositive('leaseMs', leaseMs);
     this.budgetTtlMs = finitePositive('budgetTtlMs', budgetTtlMs);
+    this.resultTtlMs = finitePositive('resultTtlMs', resultTtlMs);
     const { tokens, requests, spend } = checkOptions('budget', budget, ['tokens', 'requests', 'spend', 'spendOf']) as FleetBudget;
     const caps = [cap('budget.tokens', tokens), cap('budget.requests', requests), cap('budget.spend', spend)];
     this.#head = [this.leaseMs, this.maxWorkers, ...caps, this.budgetTtlMs].map(encode);
@@ -109,6 +115,11 @@ export class FleetStore {
     return buckets;
   }
 
+  /** This store's instance id: its leases and the task records it owns carry it. */
+  get instance(): string {
+    return this.#instance;
+  }
+
   /** A new lease id, unique across the fleet: this process's random id and a counter. */
   lease(): string {
     return `${this.#instance}:${(this.#leases++).toString(36)}`;
@@ -119,7 +130,25 @@ export class FleetStore {
    * reported usage, once each), reclaims leases that ran out, and admits `candidates` in the order
    * given, each all or nothing. See `scripts/admit.lua` for the rules of the walk.
    */
-  async admit(releases: readonly Release[], candidates: readonly Candidate[]): Promise<Admission> {
+  async admit(releases: readonly Release[], candidates: readonly Candidate[], records: readonly RecordOp[] = []): Promise<Admission> {
+    const keys = [this.keys.leases, this.keys.pause, this.keys.state, this.keys.instances];
+    // Each record's key once in KEYS, named by its index there.
+    const keyIndex = new Map<string, number>();
+    const indexOf = (id: string): string => {
+      let index = keyIndex.get(id);
+      if (index === undefined) {
+        index = keys.push(this.keys.record(id));
+        keyIndex.set(id, index);
+      }
+      return String(index);
+    };
+    const recordArgs: string[] = [];
+    for (const record of records) {
+      recordArgs.push(record.op, indexOf(record.id));
+      if (record.op === 'e') {
+        recordArgs.push(record.status, record.result);
+      }
+    }
     const bucketArgs: string[] = [];
     let bucketCount = 0;
     const add = (scope: number, buckets: readonly FleetBucket[]): void => {
@@ -162,29 +191,39 @@ export class FleetStore {
     const seen = new Set<string>();
     checkList('candidates', candidates).forEach((candidate: Candidate, i) => {
       const name = `candidates[${i}]`;
-      const { lease, key, cost, spend = 0 } = checkOptions(name, candidate, ['lease', 'key', 'cost', 'spend']) as Candidate;
+      const { lease, key, cost, spend = 0, record } = checkOptions(name, candidate, ['lease', 'key', 'cost', 'spend', 'record']) as Candidate;
       if (seen.has(checkString(`${name}.lease`, lease))) {
         throw new RangeError(`Expected \`${name}.lease\` to be unique in the batch, got ${JSON.stringify(lease)} twice`);
       }
       seen.add(lease);
       checkKey(`${name}.key`, key);
-      candidateArgs.push(lease, scopeOf(key), encode(finiteAtLeast0(`${name}.cost`, cost)), encode(finiteAtLeast0(`${name}.spend`, spend)));
+      candidateArgs.push(
+        lease,
+        scopeOf(key),
+        encode(finiteAtLeast0(`${name}.cost`, cost)),
+        encode(finiteAtLeast0(`${name}.spend`, spend)),
+        record === undefined ? '0' : indexOf(record),
+      );
     });
 
     const args = [
       ...this.#head,
+      this.#instance,
+      encode(this.resultTtlMs),
       String(bucketCount),
       ...bucketArgs,
       String(releases.length),
       ...releaseArgs,
+      String(records.length),
+      ...recordArgs,
       String(candidates.length),
       ...candidateArgs,
     ];
-    const [admitted, released, retry, paused, blocked, reached, used, limit, now, held] = strings(
+    const [admitted, released, retry, paused, blocked, reached, used, limit, now, held, recorded] = strings(
       'admit',
-      await this.#link.run(scripts.admit, [this.keys.leases, this.keys.pause, this.keys.state], args),
-      10,
-    ) as [string, string, string, string, string, string, string, string, string, string];
+      await this.#link.run(scripts.admit, keys, args),
+      11,
+    ) as [string, string, string, string, string, string, string, string, string, string, string];
     let exhausted: BudgetReached | undefined;
     if (reached !== '') {
       const figures = { cap: reached as BudgetReached['cap'], used: decode(used), limit: decode(limit) };
@@ -192,6 +231,8 @@ export class FleetStore {
     }
     return {
       admitted: flags(admitted),
+      conflicts: Array.from(admitted, (flag) => flag === 'x'),
+      recorded: flags(recorded),
       released: flags(released),
       retryInMs: decode(retry),
       blocked: blocked === '' ? undefined : (blocked as Admission['blocked']),
@@ -209,7 +250,11 @@ export class FleetStore {
    */
   async renew(leases: readonly string[]): Promise<Renewal> {
     checkList('leases', leases).forEach((lease, i) => checkString(`leases[${i}]`, lease));
-    const [held, now] = strings('renew', await this.#link.run(scripts.renew, [this.keys.leases], [encode(this.leaseMs), ...leases]), 2) as [
+    const [held, now] = strings(
+      'renew',
+      await this.#link.run(scripts.renew, [this.keys.leases, this.keys.instances], [encode(this.leaseMs), this.#instance, ...leases]),
+      2,
+    ) as [
       string,
       string,
     ];
@@ -224,6 +269,26 @@ export class FleetStore {
     finiteAtLeast0('ms', ms);
     const [left] = strings('pause', await this.#link.run(scripts.pause, [this.keys.pause], [encode(ms)]), 2) as [string];
     return decode(left);
+  }
+
+  /**
+   * The records of these tasks, wherever they were submitted: undefined for an id no instance recorded
+   * (or whose record expired). An unfinished record whose owner is no longer alive comes back lost.
+   */
+  async lookup(ids: readonly string[]): Promise<(TaskRecord | undefined)[]> {
+    checkList('ids', ids).forEach((id, i) => checkString(`ids[${i}]`, id));
+    if (ids.length === 0) {
+      return [];
+    }
+    const reply = strings(
+      'lookup',
+      await this.#link.run(scripts.lookup, [this.keys.instances, ...ids.map((id) => this.keys.record(id))], [encode(this.resultTtlMs)]),
+      3 * ids.length + 1,
+    );
+    return ids.map((_, i) => {
+      const status = reply[3 * i] as string;
+      return status === '' ? undefined : { status, attempts: Number(reply[3 * i + 1]), result: reply[3 * i + 2] as string };
+    });
   }
 
   /** A read-only look at the fleet's state: leases held, the pause, the budget's count, every bucket's level. */

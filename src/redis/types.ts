@@ -35,6 +35,8 @@ export interface FleetLimits {
    * @default 86400000 (24 h)
    */
   readonly budgetTtlMs?: number;
+  /** How long the record of a finished task is kept, in milliseconds. @default 86400000 (24 h) */
+  readonly resultTtlMs?: number;
 }
 
 /** An attempt that asks to start. */
@@ -47,6 +49,23 @@ export interface Candidate {
   readonly cost: number;
   /** Its estimated price, counted against `budget.spend` at the start. @default 0 */
   readonly spend?: number;
+  /** The id of the task record it stands for, if its task is recorded: it is refused for good when another instance owns that id. */
+  readonly record?: string;
+}
+
+/** A change to a task's record: new and pending (`'n'`), pending again (`'w'`), or ended (`'e'`) with its status and serialized result. */
+export type RecordOp =
+  | { readonly op: 'n' | 'w'; readonly id: string }
+  | { readonly op: 'e'; readonly id: string; readonly status: string; readonly result: string };
+
+/** A task's record as any instance reads it. */
+export interface TaskRecord {
+  /** 'pending', 'running', or how it ended; 'lost' when its instance stopped before it did. */
+  readonly status: string;
+  /** Attempts started. */
+  readonly attempts: number;
+  /** The serialized result, once it has ended ('' for a lost one). */
+  readonly result: string;
 }
 
 /** An attempt that ended: what it reserved, as admitted, and what it reported. */
@@ -76,6 +95,10 @@ export interface BudgetReached {
 export interface Admission {
   /** Per candidate, in the order given: whether it was admitted (it holds its lease now). */
   readonly admitted: readonly boolean[];
+  /** Per candidate: refused for good, its task's id being unfinished on another live instance. */
+  readonly conflicts: readonly boolean[];
+  /** Per new record (`'n'`), in order: written (true), or refused because its id is in use elsewhere. */
+  readonly recorded: readonly boolean[];
   /** Per release: whether its lease was still held, so its usage corrected the fleet's figures. */
   readonly released: readonly boolean[];
   /**

@@ -12,27 +12,38 @@
 --      everyone left.
 -- An admitted candidate gets a lease that ends leaseMs from now. A candidate whose lease is already
 -- held was admitted by an earlier call whose answer was lost: it is reported admitted, charged nothing.
+-- Before the candidates, it writes the caller's task records (see lib/records.lua) and keeps the
+-- caller alive: a new record whose id is unfinished on a live instance other than the caller's is
+-- refused, and so is a candidate of this call that stands for it.
 --
--- KEYS[1]  leases  ZSET    lease id -> end of the lease (Redis ms)
--- KEYS[2]  pause   STRING  end of the fleet pause (Redis ms), expiring then
--- KEYS[3]  state   HASH    the budget's counts and the buckets' levels (see lib/state.lua)
+-- KEYS[1]  leases     ZSET    lease id -> end of the lease (Redis ms)
+-- KEYS[2]  pause      STRING  end of the fleet pause (Redis ms), expiring then
+-- KEYS[3]  state      HASH    the budget's counts and the buckets' levels (see lib/state.lua)
+-- KEYS[4]  instances  ZSET    instance id -> end of its liveness (Redis ms)
+-- KEYS[5..] the task records the call writes or its candidates stand for
 -- ARGV, in order:
 --   leaseMs, maxWorkers ('inf' for no cap), the budget caps: tokens, requests, spend ('inf' for none),
 --   budgetTtlMs;
+--   the caller's instance id, resultTtlMs;
 --   the bucket count, then for each bucket: scope (0 shared, k > 0 a key's), kind ('r' requests or
 --   't' tokens), id (its fields' prefix in the state hash), perMs, capacity;
 --   the release count, then for each: lease, scope, token correction (used - reserved), spend correction;
---   the candidate count, then for each: lease, scope, cost (tokens), spend (its estimated price).
--- Returns { admitted flags ('1'/'0' per candidate), released flags ('1'/'0' per release), retry in ms,
+--   the record count, then for each: op ('n' new and pending, 'w' pending again, 'e' ended), the index
+--     of its key in KEYS, and for 'e' its status and its serialized result;
+--   the candidate count, then for each: lease, scope, cost (tokens), spend (its estimated price), and
+--     the index in KEYS of the record it stands for (0 for none).
+-- Returns { admitted flags ('1' admitted, '0' refused, 'x' refused for good: its id is in use
+--   elsewhere), released flags ('1'/'0' per release), retry in ms,
 --   pause left in ms, what stopped the walk ('' | 'pause' | 'budget' | 'slots' | 'rate'), the budget
 --   cap reached ('' | 'tokens' | 'requests' | 'spend'), its used figure, its cap, Redis time in ms,
---   the leases held after the call }.
+--   the leases held after the call, the new records' flags ('1' written, '0' refused: the id is in use) }.
 
 -- @include lib/common.lua
 -- @include lib/state.lua
 -- @include lib/leases.lua
+-- @include lib/records.lua
 
-local leasesKey, pauseKey, stateKey = KEYS[1], KEYS[2], KEYS[3]
+local leasesKey, pauseKey, stateKey, instancesKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = now_ms()
 
 local argi = 0
@@ -47,6 +58,7 @@ end
 local leaseMs, maxWorkers = num(), num()
 local caps = { num(), num(), num() }
 local budgetTtlMs = num()
+local instance, resultTtlMs = arg(), num()
 local BUDGET_FIELDS = { 'tokens', 'requests', 'spend' }
 
 -- The buckets, by scope: scopes[s] = { r = request buckets, t = token buckets }.
@@ -138,15 +150,59 @@ call_sliced('ZREM', leasesKey, removed)
 -- 2. Leases that ran out.
 leases_reclaim(leasesKey, now)
 
--- 3. The fleet pause, then the candidates.
+-- 3. The caller is alive for another lease; then its records.
+instance_touch(instancesKey, instance, now + leaseMs, now)
+local recorded, refusedRecord = {}, {}
+for r = 1, num() do
+  local op, key = arg(), KEYS[num()]
+  if op == 'n' then
+    local current = redis.call('HMGET', key, 's', 'o')
+    if UNFINISHED[current[1]] and current[2] ~= instance and instance_alive(instancesKey, current[2], now) then
+      recorded[#recorded + 1] = '0'
+      refusedRecord[key] = true
+    else
+      recorded[#recorded + 1] = '1'
+      record_new(key, instance, leaseMs + resultTtlMs)
+    end
+  elseif op == 'w' then
+    if redis.call('HGET', key, 'o') == instance then
+      redis.call('HSET', key, 's', 'pending')
+      redis.call('PEXPIRE', key, math.ceil(leaseMs + resultTtlMs))
+    end
+  else
+    local status, result = arg(), arg()
+    local owner = redis.call('HGET', key, 'o')
+    -- Written when this instance owns it, or nobody does any more (it expired while Redis was away).
+    if owner == instance or owner == false then
+      redis.call('HSET', key, 's', status, 'o', instance, 'r', result)
+      redis.call('PEXPIRE', key, math.ceil(resultTtlMs))
+    end
+  end
+end
+
+-- 4. The fleet pause, then the candidates.
 local pauseLeft = math.max(0, (tonumber(redis.call('GET', pauseKey)) or 0) - now)
 local held = redis.call('ZCARD', leasesKey)
 local candidates, candidateLeases = {}, {}
 for c = 1, num() do
-  candidates[c] = { lease = arg(), scope = num(), cost = num(), spend = num() }
+  candidates[c] = { lease = arg(), scope = num(), cost = num(), spend = num(), record = KEYS[num()] }
   candidateLeases[c] = candidates[c].lease
 end
 local already = leases_held(leasesKey, candidateLeases)
+
+-- Whether the caller owns the record a candidate stands for; one lost with Redis's data (a restart)
+-- is made again.
+local function own_record(key)
+  if refusedRecord[key] then
+    return false
+  end
+  local owner = redis.call('HGET', key, 'o')
+  if owner == false then
+    record_new(key, instance, leaseMs + resultTtlMs)
+    return true
+  end
+  return owner == instance
+end
 local admitted, leased = {}, {}
 local stop, stopWait = '', 0
 local skipWait = math.huge
@@ -157,6 +213,9 @@ for c, candidate in ipairs(candidates) do
   admitted[c] = '0'
   if already[candidate.lease] then
     admitted[c] = '1'
+  elseif candidate.record ~= nil and not own_record(candidate.record) then
+    -- Its id is in use elsewhere: it never starts.
+    admitted[c] = 'x'
   elseif stop == '' and not skipped[scope] then
     if pauseLeft > 0 then
       stop, stopWait = 'pause', pauseLeft
@@ -198,6 +257,12 @@ for c, candidate in ipairs(candidates) do
           table.insert(leased, candidate.lease)
           held = held + 1
           admitted[c] = '1'
+          local recordKey = candidate.record
+          if recordKey ~= nil then
+            redis.call('HSET', recordKey, 's', 'running')
+            redis.call('HINCRBY', recordKey, 'a', 1)
+            redis.call('PEXPIRE', recordKey, math.ceil(leaseMs + resultTtlMs))
+          end
         end
       end
     end
@@ -240,4 +305,5 @@ return {
   reachedCap,
   encode(now),
   tostring(held),
+  table.concat(recorded),
 }

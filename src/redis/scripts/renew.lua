@@ -3,21 +3,26 @@
 -- by the next admission, and its attempt is to be treated as lost. A lease is never shortened (an
 -- instance with a longer leaseMs may have set it).
 --
--- KEYS[1]  leases  ZSET  lease id -> end of the lease (Redis ms)
--- ARGV     leaseMs, then the lease ids
+-- It also keeps the instance alive, so that its unfinished task records are not taken for lost.
+--
+-- KEYS[1]  leases     ZSET  lease id -> end of the lease (Redis ms)
+-- KEYS[2]  instances  ZSET  instance id -> end of its liveness (Redis ms)
+-- ARGV     leaseMs, the instance id, then the lease ids
 -- Returns { held flags ('1' renewed or still held, '0' gone), Redis time in ms }.
 
 -- @include lib/common.lua
 -- @include lib/leases.lua
+-- @include lib/records.lua
 
 local leasesKey = KEYS[1]
 local now = now_ms()
 local ends = now + decode(ARGV[1])
 
+instance_touch(KEYS[2], ARGV[2], ends, now)
 leases_reclaim(leasesKey, now)
 local leases = {}
-for i = 2, #ARGV do
-  leases[i - 1] = ARGV[i]
+for i = 3, #ARGV do
+  leases[i - 2] = ARGV[i]
 end
 local scores = leases_held(leasesKey, leases)
 local flags, renewed = {}, {}
