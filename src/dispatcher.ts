@@ -2,11 +2,9 @@
 // Declares Symbol.asyncDispose for users whose `lib` predates it, so the declarations compile for them too.
 import { chain, DispatchBatch, type StreamResult, StreamBatch } from './batch.js';
 import { checkTaskList, checkTaskSource, type DispatchOptions, readDispatchOptions, type StreamOptions, type TaskSource } from './call-options.js';
-import { RUNNING } from './core/job.js';
 import type { Scheduler } from './core/scheduler.js';
 import type { UnfinishedTask } from './admission/coordinator.js';
 import { Engine } from './engine.js';
-import { TaskIdError } from './errors.js';
 import { type EventName, type InternalListener, INSTRUMENT, type Listener, SUBMIT_CONTEXT } from './events.js';
 import { type DispatcherOptions, resolveOptions } from './options.js';
 import type { DispatchResult } from './result.js';
@@ -227,22 +225,7 @@ export class Dispatcher {
    * wherever it runs, and one whose instance stopped ends as `'lost'`.
    */
   waitFor<R = unknown>(id: string): Promise<DispatchResult<R>> {
-    const engine = this.#engine;
-    const { registry } = engine;
-    const job = registry.find(id);
-    if (job !== undefined) {
-      return engine.promiseOf(job) as Promise<DispatchResult<R>>;
-    }
-    const result = registry.store.get(id);
-    if (result !== undefined) {
-      return Promise.resolve(result as DispatchResult<R>);
-    }
-    const unknown = (): Promise<never> => Promise.reject(new TaskIdError(String(id), 'is unknown or evicted'));
-    const records = engine.scheduler.admission.records;
-    if (records === undefined || typeof id !== 'string') {
-      return unknown();
-    }
-    return records.waitFor(id).then((found) => (found === undefined ? unknown() : (found as DispatchResult<R>)));
+    return this.#engine.waitFor(id) as Promise<DispatchResult<R>>;
   }
 
   /**
@@ -252,14 +235,7 @@ export class Dispatcher {
    * without one, this dispatcher's own.
    */
   async lookup<R = unknown>(id: string): Promise<DispatchResult<R> | UnfinishedTask | undefined> {
-    checkType('id', id, 'string');
-    const engine = this.#engine;
-    const job = engine.registry.find(id);
-    if (job !== undefined) {
-      return { taskId: id, status: job.state === RUNNING ? 'running' : 'pending' };
-    }
-    const result = engine.registry.store.get(id) ?? (await engine.scheduler.admission.records?.lookup(id));
-    return result as DispatchResult<R> | UnfinishedTask | undefined;
+    return (await this.#engine.lookup(checkType('id', id, 'string'))) as DispatchResult<R> | UnfinishedTask | undefined;
   }
 
   /**

@@ -4,7 +4,8 @@ import { type Batch, resolveAll } from './batch.js';
 import { Gate } from './core/gate.js';
 import { type Job, QUEUED, RUNNING, SETTLED, WAITING } from './core/job.js';
 import { Scheduler } from './core/scheduler.js';
-import { ShutdownError } from './errors.js';
+import { ShutdownError, TaskIdError } from './errors.js';
+import type { UnfinishedTask } from './admission/records.js';
 import { Emitter } from './events.js';
 import { Feed } from './feed.js';
 import type { DispatcherOptions, ResolvedOptions } from './options.js';
@@ -211,6 +212,33 @@ export class Engine {
   expire(error: string, running: boolean, keep?: (job: Job) => boolean): void {
     const jobs = [...this.registry.unfinished()].filter((job) => (running || job.state !== RUNNING) && keep?.(job) !== true);
     this.cancel(jobs, new DOMException(error, running ? 'TimeoutError' : 'AbortError'));
+  }
+
+  /** The task's result when it ends, here or, with a coordinator that keeps records, anywhere in the fleet. */
+  waitFor(id: string): Promise<DispatchResult> {
+    const job = this.registry.find(id);
+    if (job !== undefined) {
+      return this.promiseOf(job);
+    }
+    const result = this.registry.store.get(id);
+    if (result !== undefined) {
+      return Promise.resolve(result);
+    }
+    const unknown = (): Promise<never> => Promise.reject(new TaskIdError(String(id), 'is unknown or evicted'));
+    const records = this.scheduler.admission.records;
+    if (records === undefined || typeof id !== 'string') {
+      return unknown();
+    }
+    return records.waitFor(id).then((found) => found ?? unknown());
+  }
+
+  /** Where the task is: unfinished here, finished here, or as the fleet's records say. */
+  async lookup(id: string): Promise<DispatchResult | UnfinishedTask | undefined> {
+    const job = this.registry.find(id);
+    if (job !== undefined) {
+      return { taskId: id, status: job.state === RUNNING ? 'running' : 'pending' };
+    }
+    return this.registry.store.get(id) ?? (await this.scheduler.admission.records?.lookup(id));
   }
 
   /** A promise of the job's result. */

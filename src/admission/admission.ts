@@ -1,6 +1,6 @@
 import type { Job } from '../core/job.js';
 import type { Usage } from '../policies/budget.js';
-import type { FleetRecords } from './coordinator.js';
+import type { FleetRecords } from './records.js';
 import type { Pause } from './pause.js';
 
 /** The queued jobs as an admission sees them: in fair turns between keys, highest priority first. */

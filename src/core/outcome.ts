@@ -21,9 +21,11 @@ export interface OutcomeHost {
   readonly random: () => number;
   /** The tokens a successful attempt used, from its result. */
   readonly usageOf: (result: unknown) => Usage | undefined;
-  /** The job waits for a retry, holding no slot; `requeue` puts it back in the queue. */
+  /** The job waits for a retry, holding no slot; `back` puts it in the queue again. */
   wait(job: Job): void;
-  requeue: (job: Job) => void;
+  back(job: Job): void;
+  /** Ends a queued or waiting job without starting it (again). */
+  end(job: Job, status: 'timeout', reason: unknown, error: string): void;
   /** Hands the job's one result to the dispatcher. */
   record(job: Job, result: DispatchResult): void;
 }
@@ -105,10 +107,22 @@ export class Outcomes {
     }
     job.state = WAITING;
     host.wait(job);
-    job.timer = setTimer(delayMs, host.requeue, job);
+    job.timer = setTimer(delayMs, this.#requeue, job);
     this.retries++;
     host.events.emit('retry', { taskId: job.id, attempt: job.attempts, delayMs, error }, job);
   }
+
+  readonly #requeue = (job: Job): void => {
+    this.host.back(job);
+    // The total timeout goes on counting while it waits for a slot, or out a pause.
+    job.timer = setTimer(job.startedAt + job.settings.totalTimeoutMs - now(), this.#totalOver, job);
+  };
+
+  /** A retry waiting in the queue ran out of total time: it ends as timed out without starting again. */
+  readonly #totalOver = (job: Job): void => {
+    const error = job.totalTimeoutError();
+    this.host.end(job, 'timeout', new DOMException(error, 'TimeoutError'), error);
+  };
 
   /** Ends the job with its one result. */
   record(job: Job, status: FailureStatus | 'done', outcome: unknown, error: string): void {

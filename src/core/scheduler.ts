@@ -150,17 +150,17 @@ export class Scheduler implements SlotHost {
     if (job.state === RUNNING) {
       job.runner?.abort('cancelled', reason, error, true);
     } else {
-      this.#endUnstarted(job, 'cancelled', reason, error);
+      this.end(job, 'cancelled', reason, error);
     }
   }
 
   /** Ends a queued job, or one waiting to retry, as failed with `error`; others are left alone. */
   fail(job: Job, error: Error): void {
-    this.#endUnstarted(job, 'failed', error, error.message);
+    this.end(job, 'failed', error, error.message);
   }
 
   /** Ends a queued job, or one waiting to retry, without starting it (again); a settled one is left alone. */
-  #endUnstarted(job: Job, status: 'cancelled' | 'timeout' | 'failed', reason: unknown, error: string): void {
+  end(job: Job, status: 'cancelled' | 'timeout' | 'failed', reason: unknown, error: string): void {
     if (job.state === WAITING) {
       this.#waiting--;
     } else if (job.state === QUEUED) {
@@ -262,7 +262,7 @@ export class Scheduler implements SlotHost {
   }
 
   /** A retry's wait is over: the job goes back in the queue, ahead of newer jobs of its priority. */
-  readonly requeue = (job: Job): void => {
+  back(job: Job): void {
     this.#waiting--;
     job.state = QUEUED;
     this.#queue.unshift(job);
@@ -270,16 +270,8 @@ export class Scheduler implements SlotHost {
       job.note().queuedAt = now();
     }
     this.#queued++;
-    // The total timeout goes on counting while it waits for a slot, or out a pause.
-    job.timer = setTimer(job.startedAt + job.settings.totalTimeoutMs - now(), this.#totalOver, job);
     this.poke();
-  };
-
-  /** A retry waiting in the queue ran out of total time: it ends as timed out without starting again. */
-  readonly #totalOver = (job: Job): void => {
-    const error = job.totalTimeoutError();
-    this.#endUnstarted(job, 'timeout', new DOMException(error, 'TimeoutError'), error);
-  };
+  }
 
   record(job: Job, result: DispatchResult): void {
     this.#settings.record(job, result);
