@@ -287,7 +287,7 @@ export class Engine {
     if (job.owner === null) {
       this.scheduler.admission.records?.finished(job, result);
     }
-    this.stats.record(result, job.startedAt + result.durationMs);
+    this.stats.record(result, (job.startedAt ?? 0) + result.durationMs);
     job.owner?.settle(job, result);
     const { waiters } = job;
     if (waiters !== null) {

@@ -66,10 +66,11 @@ export class Job {
   /** Attempts started so far. */
   attempts = 0;
   /**
-   * When the first attempt started (from `now()`), or -Infinity before: a double from the start, since a
-   * field that begins as a small integer and later holds a float deoptimises every instance.
+   * When the first attempt started (from `now()`), or null before. Null, not a number, so that a queued
+   * job holds no boxed double of its own (a double field is a heap number per object), and so that the
+   * field never changes kind from a small integer to a float, which deoptimises every instance.
    */
-  startedAt = -Infinity;
+  startedAt: number | null = null;
   /** The job behind this one in its priority's queue. */
   next: Job | null = null;
   /** While running: the slot running it, which can end it early. */

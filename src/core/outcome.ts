@@ -100,7 +100,7 @@ export class Outcomes {
       asked === undefined
         ? backoffMs(retry, job.attempts, random)
         : Math.min(retry.maxDelayMs, asked + (retry.jitter === 'full' ? random() * retry.minDelayMs : 0));
-    if (now() + delayMs >= job.startedAt + job.settings.totalTimeoutMs || (host.timeLeft !== null && delayMs >= host.timeLeft())) {
+    if (now() + delayMs >= (job.startedAt as number) + job.settings.totalTimeoutMs || (host.timeLeft !== null && delayMs >= host.timeLeft())) {
       // The next attempt could not start before the total time, or the deadline, runs out.
       this.record(job, status, outcome, error);
       return;
@@ -115,7 +115,7 @@ export class Outcomes {
   readonly #requeue = (job: Job): void => {
     this.host.back(job);
     // The total timeout goes on counting while it waits for a slot, or out a pause.
-    job.timer = setTimer(job.startedAt + job.settings.totalTimeoutMs - now(), this.#totalOver, job);
+    job.timer = setTimer((job.startedAt as number) + job.settings.totalTimeoutMs - now(), this.#totalOver, job);
   };
 
   /** A retry waiting in the queue ran out of total time: it ends as timed out without starting again. */
@@ -126,7 +126,7 @@ export class Outcomes {
 
   /** Ends the job with its one result. */
   record(job: Job, status: FailureStatus | 'done', outcome: unknown, error: string): void {
-    const durationMs = job.startedAt < 0 ? 0 : now() - job.startedAt;
+    const durationMs = job.startedAt === null ? 0 : now() - job.startedAt;
     job.state = SETTLED;
     this.host.record(
       job,

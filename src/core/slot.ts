@@ -169,7 +169,7 @@ export class Slot implements Runner, Expiring, Hopper {
       track(job.task, 'running');
     }
     const start = now();
-    if (job.startedAt < 0) {
+    if (job.startedAt === null) {
       job.startedAt = start;
     }
     this.#arm(job, start);
@@ -192,7 +192,7 @@ export class Slot implements Runner, Expiring, Hopper {
     let ms = timeoutMs;
     const { timeLeft } = this.host;
     if (totalTimeoutMs !== Infinity || timeLeft !== null) {
-      const total = job.startedAt + totalTimeoutMs - start;
+      const total = (job.startedAt as number) + totalTimeoutMs - start;
       const deadline = timeLeft === null ? Infinity : timeLeft();
       ms = Math.min(timeoutMs, total, deadline);
       this.#cut = ms === timeoutMs ? OWN : ms === total ? TOTAL : DEADLINE_CUT;
