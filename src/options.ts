@@ -87,9 +87,24 @@ export const defaultOptions = {
   waitUntil: undefined,
 };
 
+/** What to write instead of the names other libraries (p-queue, p-limit, p-retry, bottleneck, SDKs) use. */
+const aliases = {
+  concurrency: 'maxWorkers',
+  maxConcurrent: 'maxWorkers',
+  maxConcurrency: 'maxWorkers',
+  workers: 'maxWorkers',
+  timeout: 'timeoutMs',
+  retries: 'retry: { retries }',
+  maxRetries: 'retry: { retries }',
+  interval: 'rateLimit',
+  intervalCap: 'rateLimit',
+  minTime: 'rateLimit',
+  reservoir: 'budget',
+};
+
 /** Validates every option, naming the option and the value received, and fills in the defaults. */
 export function resolveOptions(options: DispatcherOptions = {}): ResolvedOptions {
-  checkOptions('options', options, Object.keys(checks));
+  checkOptions('options', options, Object.keys(checks), aliases);
   const resolved: Record<string, unknown> = { ...defaultOptions };
   for (const [name, value] of Object.entries(options)) {
     if (value !== undefined) {

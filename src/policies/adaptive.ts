@@ -19,12 +19,26 @@ export interface AdaptivePolicy {
   readonly increaseAfter: number;
 }
 
+/** What to write instead of the names concurrency-limit libraries use. */
+const aliases = {
+  minimum: 'min',
+  maximum: 'max',
+  minLimit: 'min',
+  minWorkers: 'min',
+  minConcurrency: 'min',
+  maxLimit: 'max',
+  maxWorkers: 'max',
+  maxConcurrency: 'max',
+  backoffRatio: 'decrease',
+  backoff: 'decrease',
+};
+
 /** Validates the `adaptive` option; `undefined` or `false` is off. */
 export function resolveAdaptive(value: unknown, maxWorkers: number): AdaptivePolicy | undefined {
   if (value === undefined || value === false) {
     return undefined;
   }
-  const options = (value === true ? {} : checkOptions('adaptive', value, ['min', 'max', 'decrease', 'increaseAfter'])) as AdaptiveOptions;
+  const options = (value === true ? {} : checkOptions('adaptive', value, ['min', 'max', 'decrease', 'increaseAfter'], aliases)) as AdaptiveOptions;
   const { min = 1, max = maxWorkers, decrease = 0.9, increaseAfter = 20 } = options;
   checkCount('adaptive.min', min);
   checkNumber(

@@ -100,7 +100,8 @@ function checkFailFirst(value: unknown): ResolvedMockOptions['failFirst'] {
 }
 
 export function resolveMockOptions(options: MockLlmOptions = {}): ResolvedMockOptions {
-  checkOptions('options', options, Object.keys(defaults));
+  // The command line's flag names, as a user of both may write them.
+  checkOptions('options', options, Object.keys(defaults), { rpm: 'requestsPerMinute', tpm: 'tokensPerMinute', latency: 'latencyMs' });
   const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as MockLlmOptions;
   const resolved: ResolvedMockOptions = {
     port: given.port === undefined ? 0 : checkNumber('port', given.port, 'an integer from 0 to 65535', (n) => Number.isInteger(n) && n >= 0 && n <= 65_535),
