@@ -25,7 +25,7 @@ export interface DispatcherOptions {
   readonly rateLimit?: RateLimitOptions;
   /** Caps on tokens, requests and money; once one is reached, queued tasks end as cancelled. @default none */
   readonly budget?: BudgetOptions;
-  /** When everything must be over: epoch milliseconds, a `Date`, or a function returning the milliseconds left. @default none */
+  /** When everything must be over: epoch milliseconds (`Date.now() + ms`, not a duration), a `Date`, or a function returning the milliseconds left. @default none */
   readonly deadline?: Deadline;
   /** How long before the deadline everything is ended. @default 100 */
   readonly safetyMarginMs?: number;
