@@ -40,7 +40,13 @@ export function resolveAdaptive(value: unknown, maxWorkers: number): AdaptivePol
   }
   const options = (value === true ? {} : checkOptions('adaptive', value, ['min', 'max', 'decrease', 'increaseAfter'], aliases)) as AdaptiveOptions;
   const { min = 1, max = maxWorkers, decrease = 0.9, increaseAfter = 20 } = options;
-  checkCount('adaptive.min', min);
+  // Each bound is checked against what is fixed before it (maxWorkers, then min), so the error names the
+  // field that is out of range: `{ min: 10 }` under `maxWorkers: 4` is a bad `min`, not a bad default `max`.
+  if (maxWorkers === Infinity) {
+    checkCount('adaptive.min', min);
+  } else {
+    checkNumber('adaptive.min', min, `an integer from 1 to maxWorkers (${maxWorkers})`, (n) => n >= 1 && n <= maxWorkers && Number.isInteger(n));
+  }
   checkNumber(
     'adaptive.max',
     max,
