@@ -14,6 +14,7 @@ import { costOf, isTask, readTaskFields, type Task, track } from './task.js';
 import type { CheckedTasks, ContextTaskInit, ResultOf, TaskFunction, TaskInit, TaskLike } from './types.js';
 import { checkCount, checkNumber, checkOptions, checkType, invalidType } from './validate.js';
 
+/** The options of one `dispatch` call. */
 export interface DispatchOptions {
   /** Aborting it ends the batch's unfinished tasks as `cancelled`; `dispatch` still resolves. */
   readonly signal?: AbortSignal;
@@ -29,6 +30,7 @@ export interface DispatchProgress {
   readonly total: number;
 }
 
+/** The options of one `stream` call. */
 export interface StreamOptions {
   /** Aborting it cancels the unfinished tasks; the stream still yields their `cancelled` results, then ends. */
   readonly signal?: AbortSignal;

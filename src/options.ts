@@ -6,6 +6,7 @@ import { type RetryOptions, type RetryPolicy, resolveRetry, retryDefaults } from
 import { now } from './clock.js';
 import { checkCount, checkDuration, checkNumber, checkOptions, checkType } from './validate.js';
 
+/** What `new Dispatcher(options)` takes: each field optional, validated at construction. */
 export interface DispatcherOptions {
   /** Most task functions running at once: an integer ≥ 1, or `Infinity`. Settable later as `dispatcher.maxWorkers`. @default 4 */
   readonly maxWorkers?: number;

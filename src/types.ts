@@ -19,6 +19,7 @@ export interface TaskContext {
 // biome-ignore lint/suspicious/noExplicitAny: the constraint "any function"; results stay typed.
 export type TaskFunction = (...args: any[]) => unknown;
 
+/** Where a `Task` is: `pending` until it starts, `running`, then how it ended. */
 export type TaskStatus = 'pending' | 'running' | 'done' | 'failed' | 'timeout' | 'cancelled';
 
 type IsAny<T> = 0 extends 1 & T ? true : false;

@@ -3,6 +3,7 @@ import { checkCount, checkNumber, checkOptions, invalidType } from '../validate.
 /** Fixed, log-normal (`spread` is the σ of ln(latency)) or uniform latency, in milliseconds. */
 export type LatencyModel = number | { readonly median: number; readonly spread: number } | { readonly min: number; readonly max: number };
 
+/** What `startMockLlm(options)` takes: each field optional, validated at the start. */
 export interface MockLlmOptions {
   /** Port on 127.0.0.1; 0 picks a free one. @default 0 */
   readonly port?: number;
