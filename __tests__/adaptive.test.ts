@@ -101,11 +101,25 @@ describe('adaptive concurrency', () => {
     expect(d.currentLimit).toBe(6);
   });
 
+  test('a min above maxWorkers names adaptive.min as out of range, whatever max says', () => {
+    expect(() => new Dispatcher({ adaptive: { min: 10, max: 4 } })).toThrow(
+      new RangeError('Expected `adaptive.min` to be an integer from 1 to maxWorkers (4), got 10 (number)'),
+    );
+    expect(() => new Dispatcher({ maxWorkers: 8, adaptive: { min: 10 } })).toThrow('Expected `adaptive.min` to be an integer from 1 to maxWorkers (8)');
+  });
+
+  test('a max below a valid min names adaptive.max, with the range it must be in', () => {
+    expect(() => new Dispatcher({ maxWorkers: 8, adaptive: { min: 6, max: 4 } })).toThrow(
+      new RangeError('Expected `adaptive.max` to be an integer from adaptive.min (6) to maxWorkers (8), got 4 (number)'),
+    );
+  });
+
   test.each([
     [{ decrease: 1 }, RangeError, 'adaptive.decrease'],
     [{ decrease: 0 }, RangeError, 'adaptive.decrease'],
     [{ min: 0 }, RangeError, 'adaptive.min'],
-    [{ min: 5, max: 4 }, RangeError, 'adaptive.max'],
+    [{ min: 5, max: 4 }, RangeError, 'Expected `adaptive.min` to be an integer from 1 to maxWorkers (4), got 5'],
+    [{ min: 3, max: 2 }, RangeError, 'Expected `adaptive.max` to be an integer from adaptive.min (3) to maxWorkers (4), got 2'],
     [{ increaseAfter: 1.5 }, RangeError, 'adaptive.increaseAfter'],
     [{ step: 1 }, TypeError, 'adaptive.step'],
     ['yes', TypeError, 'adaptive'],

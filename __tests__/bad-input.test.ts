@@ -70,6 +70,7 @@ const options: Row[] = [
   ['deadline', 'soon', TypeError, '"soon" (string)'],
   ['deadline', Number.NaN, RangeError, 'NaN (number)'],
   ['deadline', new Date('not a date'), RangeError, 'NaN (number)'],
+  ['deadline', 25_000, RangeError, '25000 (number)'],
   ['safetyMarginMs', '100', TypeError, '"100" (string)'],
   ['safetyMarginMs', -1, RangeError, '-1 (number)'],
   ['usageOf', {}, TypeError, 'an object (object)'],

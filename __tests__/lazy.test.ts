@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { Dispatcher, dispatchParallel, TaskIdError, type TaskLike } from '../src/index.js';
-import { deferred, flush } from './helpers.js';
+import { deferred, flush, untilAborted } from './helpers.js';
 
 /** A generator of `n` tasks that counts how many were read and whether it was closed. */
 function counted(n: number, make: (i: number) => TaskLike = (i) => ({ id: `t${i}`, func: () => i })) {
@@ -55,7 +55,8 @@ describe('tasks from an iterable', () => {
 
   test('a break stops reading, closes the iterator and cancels the unfinished tasks', async () => {
     const d = new Dispatcher({ maxWorkers: 2, abortGraceMs: 10 });
-    const { state, tasks } = counted(1_000, (i) => ({ id: `t${i}`, func: () => new Promise((resolve) => setTimeout(resolve, i === 0 ? 0 : 10_000)) }));
+    // Task 0 ends at once; the others wait until they are aborted.
+    const { state, tasks } = counted(1_000, (i) => ({ id: `t${i}`, func: i === 0 ? () => 0 : untilAborted }));
     for await (const r of d.stream(tasks)) {
       expect(r.index).toBe(0);
       break;

@@ -1,12 +1,25 @@
-import { describe, expect, test } from '@jest/globals';
-import { spawn } from 'node:child_process';
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+
+// A child left running by a failed expectation would keep Jest from exiting: each is killed and awaited.
+const children: ChildProcess[] = [];
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+  }
+});
 
 describe('duta-mock-llm', () => {
   test('starts the server from the command line, serves, and prints its stats on SIGINT', async () => {
     const cli = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'testing', 'cli.mts'), '--latency', '0', '--rpm', '1'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    children.push(cli);
     let output = '';
     cli.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
@@ -32,6 +45,7 @@ describe('duta-mock-llm', () => {
     const cli = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'testing', 'cli.mts'), '--error-rate', '3'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    children.push(cli);
     let errors = '';
     cli.stderr.on('data', (chunk: Buffer) => {
       errors += chunk.toString();

@@ -236,6 +236,26 @@ describe('stats', () => {
     expect(s.p95).toBeLessThanOrEqual(s.p99);
   });
 
+  test('durationMs and the stats percentiles are rounded to 0.01 ms', async () => {
+    const d = new Dispatcher({ maxWorkers: 1 });
+    // Each task moves the clock by a fraction while it runs: the duration is that fraction plus float noise.
+    const takes = (ms: number, fails = false) => () => {
+      jest.advanceTimersByTime(ms);
+      if (fails) {
+        throw new Error('no');
+      }
+      return ms;
+    };
+    const [done, failed] = await d.dispatch([
+      { id: 'done', func: takes(360.039614) },
+      { id: 'failed', func: takes(2.718281, true) },
+    ]);
+    expect(done?.durationMs).toBe(360.04);
+    expect(failed?.durationMs).toBe(2.72);
+    const s = d.stats();
+    expect([s.p50, s.p95, s.p99]).toEqual([2.72, 360.04, 360.04]);
+  });
+
   test('percentiles are over the last 1024 tasks that ran: constant memory', async () => {
     const d = new Dispatcher({ maxWorkers: 64 });
     // 2000 tasks of 1 ms, then 1024 of 5 ms: only the latter count.

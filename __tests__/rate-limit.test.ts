@@ -4,7 +4,7 @@ import { Bucket } from '../src/policies/bucket.js';
 import { advance, deferred, flush, untilAborted } from './helpers.js';
 
 beforeEach(() => {
-  jest.useFakeTimers({ now: 1_000_000 });
+  jest.useFakeTimers({ now: Date.UTC(2026, 0, 1) });
 });
 
 afterEach(() => {
@@ -339,6 +339,15 @@ describe('deadlines', () => {
     expect(results.map((r) => r.attempts)).toEqual([1, 1, 1, 0, 0]);
     expect(signals.slice(1).every((s) => s.aborted)).toBe(true);
     expect(jest.getTimerCount()).toBe(0);
+  });
+
+  test('a duration where epoch milliseconds are meant is a RangeError that says to pass Date.now() + ms or a function', () => {
+    const make = () => new Dispatcher({ deadline: 25_000 });
+    expect(make).toThrow(RangeError);
+    expect(make).toThrow(
+      'Expected `deadline` to be epoch milliseconds (a time, not a duration: pass `Date.now() + 25000` or a function returning the milliseconds left), got 25000 (number)',
+    );
+    expect(() => new Dispatcher({ deadline: new Date(25_000) })).toThrow('pass `Date.now() + 25000`');
   });
 
   test('a Date works, and a task\'s timeout is cut to fit the time left', async () => {

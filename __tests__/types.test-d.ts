@@ -9,6 +9,7 @@ import {
   Task,
   type TaskContext,
   TaskFailedError,
+  type TaskArgs,
   type TaskInit,
   type TaskStatus,
 } from '../src/index.js';
@@ -124,6 +125,42 @@ export async function misuse(): Promise<void> {
   // @ts-expect-error result is not narrowed before checking success
   const text: string = r.result;
   expectTypeOf(text).toBeString();
+}
+
+interface AskOptions {
+  readonly temperature?: number;
+}
+declare function ask(prompt: string, opts?: AskOptions, ctx?: TaskContext): Promise<string>;
+declare function withDefault(prompt: string, opts: AskOptions | undefined, ctx: TaskContext): Promise<string>;
+declare function optionalLast(prompt: string, opts?: AskOptions): string;
+
+export async function optionalParameterBeforeContext(): Promise<void> {
+  // `func(...args, ctx)` hands the context to the first parameter `args` leaves out, so an optional
+  // parameter before the context must be given: `undefined` takes its default.
+  expectTypeOf<TaskArgs<typeof ask>>().toEqualTypeOf<[string, AskOptions | undefined]>();
+  const [r] = await d.dispatch([{ id: 'a', func: ask, args: ['p', undefined] }]);
+  expectTypeOf(r).toEqualTypeOf<DispatchResult<string>>();
+  d.submit({ id: 'b', func: ask, args: ['p', { temperature: 0 }] });
+  new Task({ id: 'c', func: withDefault, args: ['p', undefined] });
+  await d.dispatch([{ id: 'd', func: (prompt: string, opts = {}, ctx) => [prompt, opts, ctx], args: ['p', {}] }]);
+  await d.dispatch([{ id: 'e', func: optionalLast, args: ['p', undefined] }]);
+  // Tuples without optional parameters keep their labels; rest parameters take any number.
+  expectTypeOf<TaskArgs<typeof summarise>>().toEqualTypeOf<[doc: string]>();
+  await d.dispatch([{ id: 'f', func: (...words: string[]) => words.join(' '), args: ['a', 'b', 'c'] }]);
+  expectTypeOf(await dispatchParallel()(ask)([['p', undefined]])).toEqualTypeOf<string[]>();
+
+  // @ts-expect-error the context would land in opts
+  await d.dispatch([{ id: 'x', func: ask, args: ['p'] }]);
+  // @ts-expect-error the context would land in opts, in submit
+  d.submit({ id: 'x', func: ask, args: ['p'] });
+  // @ts-expect-error the context would land in opts, in a Task
+  new Task({ id: 'x', func: withDefault, args: ['p'] });
+  // @ts-expect-error an untyped inline function: the context would land in opts
+  await d.dispatch([{ id: 'x', func: (prompt: string, opts = {}, ctx) => [prompt, opts, ctx], args: ['p'] }]);
+  // @ts-expect-error an optional last parameter would be handed the context
+  await d.dispatch([{ id: 'x', func: optionalLast, args: ['p'] }]);
+  // @ts-expect-error the same in dispatchParallel
+  await dispatchParallel()(ask)([['p']]);
 }
 
 export const optionsType: DispatcherOptions = { maxWorkers: Infinity, timeoutMs: 30_000, abortGraceMs: 1_000, maxResults: 10_000 };

@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { Dispatcher, dispatchParallel, Task } from '../src/index.js';
+import { suggestName } from '../src/validate.js';
 
 type Kind = typeof TypeError | typeof RangeError;
 
@@ -94,6 +95,37 @@ describe('Dispatcher options', () => {
     expect(() => new Dispatcher({ concurrency: 8 } as never)).toThrow('Unknown option `options.concurrency`');
   });
 
+  test.each([
+    [{ concurrency: 4 }, '`options.concurrency`: did you mean `maxWorkers`?'],
+    [{ timeout: 1_000 }, '`options.timeout`: did you mean `timeoutMs`?'],
+    [{ retries: 3 }, '`options.retries`: did you mean `retry: { retries }`?'],
+    [{ interval: 1_000 }, '`options.interval`: did you mean `rateLimit`?'],
+    [{ intervalCap: 5 }, '`options.intervalCap`: did you mean `rateLimit`?'],
+    [{ maxWorker: 4 }, '`options.maxWorker`: did you mean `maxWorkers`?'],
+    [{ timout: 1_000 }, '`options.timout`: did you mean `timeoutMs`?'],
+    [{ totalTimeout: 1_000 }, '`options.totalTimeout`: did you mean `totalTimeoutMs`?'],
+    [{ retry: { maxRetries: 2 } }, '`retry.maxRetries`: did you mean `retries`?'],
+    [{ retry: { minTimeout: 100 } }, '`retry.minTimeout`: did you mean `minDelayMs`?'],
+    [{ retry: { jiter: 'none' } }, '`retry.jiter`: did you mean `jitter`?'],
+    [{ rateLimit: { rpm: 60 } }, '`rateLimit.rpm`: did you mean `requestsPerMinute`?'],
+    [{ rateLimit: { byKey: { a: { tpm: 1 } } } }, '`rateLimit.byKey["a"].tpm`: did you mean `tokensPerMinute`?'],
+    [{ budget: { token: 100 } }, '`budget.token`: did you mean `tokens`?'],
+    [{ adaptive: { minimum: 2 } }, '`adaptive.minimum`: did you mean `min`?'],
+    [{ adaptive: { increase: 5 } }, '`adaptive.increase`: did you mean `increaseAfter`?'],
+  ])('the unknown option %p suggests the right name', (options, message) => {
+    expect(() => new Dispatcher(options as never)).toThrow(new TypeError(`Unknown option ${message}`));
+  });
+
+  test('an unknown option near no known name is refused without a suggestion', () => {
+    expect(() => new Dispatcher({ colour: 'blue' } as never)).toThrow(new TypeError('Unknown option `options.colour`'));
+  });
+
+  test('the options of a dispatch call suggest the right name too', async () => {
+    await expect(new Dispatcher().dispatch([], { onprogress: () => {} } as never)).rejects.toThrow(
+      'Unknown option `options.onprogress`: did you mean `onProgress`?',
+    );
+  });
+
   test('options that are not an object are a TypeError', () => {
     expect(() => new Dispatcher(42 as never)).toThrow('Expected `options` to be an object, got 42 (number)');
     expect(() => new Dispatcher(null as never)).toThrow(TypeError);
@@ -153,9 +185,32 @@ describe('task fields', () => {
       new TypeError('Unknown task field `tasks[1].meta`'),
     );
     expect(() => d.submit({ id: 's', func: (x: string) => x, arg: ['x'] } as never)).toThrow(
-      new TypeError('Unknown task field `task.arg` (did you mean `args`?)'),
+      new TypeError('Unknown task field `task.arg`: did you mean `args`?'),
     );
-    expect(() => new Task({ id: 't', func: () => 1, priorty: 2 } as never)).toThrow('(did you mean `priority`?)');
+    expect(() => new Task({ id: 't', func: () => 1, priorty: 2 } as never)).toThrow(': did you mean `priority`?');
     expect(d.pendingCount).toBe(0);
+  });
+});
+
+describe('suggestName', () => {
+  const known = ['maxWorkers', 'timeoutMs', 'retry', 'increaseAfter', 'decrease'];
+
+  test('an alias wins over any near name', () => {
+    expect(suggestName('concurrency', known, { concurrency: 'maxWorkers' })).toBe('maxWorkers');
+  });
+
+  test('a name differing only in case, or a unique beginning of one, is suggested', () => {
+    expect(suggestName('MAXWORKERS', known)).toBe('maxWorkers');
+    expect(suggestName('increase', known)).toBe('increaseAfter');
+  });
+
+  test('a typo within one edit in four characters is suggested, a unit suffix left out costing nothing', () => {
+    expect(suggestName('maxWokrers', known)).toBe('maxWorkers');
+    expect(suggestName('timout', known)).toBe('timeoutMs');
+  });
+
+  test('a name far from every known one gets no suggestion, nor does one on the prototype of the aliases', () => {
+    expect(suggestName('colour', known)).toBeUndefined();
+    expect(suggestName('constructor', known, {})).toBeUndefined();
   });
 });

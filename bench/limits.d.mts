@@ -19,6 +19,11 @@ export function measureLimits(
   overEstimate: number;
   burstMs: number;
   tooMany: number;
+  requests: number;
+  busiestMinute: { requests: number; tokens: number };
+  tasks: number;
+  results: number;
+  byStatus: Partial<Record<'done' | 'failed' | 'timeout' | 'cancelled', number>>;
   requestShare: number;
   tokenShare: number;
   throughput: number;

@@ -26,8 +26,13 @@ export async function measureLimits(
       safetyMarginMs: 0,
     });
     const n = Math.ceil(requestsPerMinute * windows * 1.5);
+    // Each attempt's start on duta's clock, with the tokens the server will charge for it.
+    const charges = new Map();
+    const starts = [];
+    d.on('start', ({ taskId }) => starts.push({ at: performance.now(), tokens: charges.get(taskId) }));
     const tasks = Array.from({ length: n }, (_, i) => {
       const content = `Question ${i}: ${'x'.repeat(i % 200)}`;
+      charges.set(`q${i}`, promptTokens(content) + maxTokens);
       return {
         id: `q${i}`,
         key: `k${i % keys}`,
@@ -52,6 +57,10 @@ export async function measureLimits(
     const minutes = (Date.now() - started) / 60_000;
     const done = results.filter((r) => r.success);
     const tokens = done.reduce((sum, r) => sum + usageOf(r.result).totalTokens, 0);
+    const byStatus = {};
+    for (const r of results) {
+      byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+    }
     const stats = server.stats();
     await server.close();
     const requestShare = done.length / minutes / requestsPerMinute;
@@ -65,6 +74,14 @@ export async function measureLimits(
       overEstimate,
       burstMs,
       tooMany: stats.byStatus[429] ?? 0,
+      /** Requests the server received. */
+      requests: stats.requests,
+      /** The most requests and tokens duta started in any sliding minute of its own clock. */
+      busiestMinute: busiestMinute(starts),
+      /** Tasks queued, and how their results ended (the deadline cancels what does not fit). */
+      tasks: n,
+      results: results.length,
+      byStatus,
       requestShare,
       tokenShare,
       /** The share of the binding limit reached. */
@@ -74,4 +91,21 @@ export async function measureLimits(
   } finally {
     restore();
   }
+}
+
+/** The most starts, and the most tokens, within any 60 s: a window ending at each start, slid over them in order. */
+function busiestMinute(starts) {
+  let requests = 0;
+  let tokens = 0;
+  let sum = 0;
+  let first = 0;
+  for (let last = 0; last < starts.length; last++) {
+    sum += starts[last].tokens;
+    while (starts[last].at - starts[first].at >= 60_000) {
+      sum -= starts[first++].tokens;
+    }
+    requests = Math.max(requests, last - first + 1);
+    tokens = Math.max(tokens, sum);
+  }
+  return { requests, tokens };
 }

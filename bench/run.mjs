@@ -105,7 +105,8 @@ const limits2x = await measureLimits({ Dispatcher, startMockLlm }, { ...limitRun
 for (const r of [limits, limits2x]) {
   log(
     `rate limits (estimates ${r.overEstimate}x): ${r.tooMany} 429s, ${fmt(r.requestShare * 100, 1)} % of the request limit, ` +
-      `${fmt(r.tokenShare * 100, 1)} % of the token limit over ${fmt(r.minutes, 2)} scaled minutes`,
+      `${fmt(r.tokenShare * 100, 1)} % of the token limit over ${fmt(r.minutes, 2)} scaled minutes; ` +
+      `the busiest minute of starts held ${r.busiestMinute.requests} requests and ${fmt(r.busiestMinute.tokens)} tokens`,
   );
 }
 

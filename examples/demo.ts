@@ -5,6 +5,7 @@ import { Dispatcher, type TaskContext } from 'duta';
 import { type Llm, startLlm } from './llm.js';
 
 const WORKERS = 8;
+const scale = readScale(process.argv.slice(2));
 const SCENARIOS = [
   { calls: 10, latencyS: 5 },
   { calls: 50, latencyS: 3 },
@@ -23,16 +24,26 @@ function readScale(argv: readonly string[]): number {
   return scale;
 }
 
-/** One progress line per run, redrawn in place on a terminal. */
-function progressBar(label: string, total: number): { tick(): void; set(finished: number): void; done(): void } {
+/** Milliseconds as the table shows them: scaled back up to the full latencies. */
+const seconds = (ms: number): string => `${(ms / 1000 / scale).toFixed(1)} s`;
+
+/**
+ * One progress line per run, redrawn in place on a terminal. It shows the elapsed time scaled back up,
+ * as the table does, and the real seconds beside it when the run is scaled; `done()` returns the elapsed
+ * milliseconds, which the table then shows, so the two agree.
+ */
+function progressBar(label: string, total: number): { tick(): void; set(finished: number): void; done(): number } {
   const tty = process.stdout.isTTY === true;
   const started = performance.now();
   let finished = 0;
+  /** Set when the run is over, so the last line and the table show the same time. */
+  let ended: number | undefined;
   const draw = (): void => {
     const width = 30;
     const filled = Math.round((finished / total) * width);
-    const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    const line = `  ${label.padEnd(28)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${finished}/${total} ${seconds}s`;
+    const elapsed = (ended ?? performance.now()) - started;
+    const real = scale === 1 ? '' : ` (${(elapsed / 1000).toFixed(1)} s real)`;
+    const line = `  ${label.padEnd(28)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${finished}/${total} ${seconds(elapsed)}${real}`;
     process.stdout.write(tty ? `\r${line}` : `${line}\n`);
   };
   // On a terminal the bar also redraws on a clock, so its timer runs between completions.
@@ -52,30 +63,29 @@ function progressBar(label: string, total: number): { tick(): void; set(finished
     },
     done() {
       clearInterval(clock);
+      ended = performance.now();
       draw();
       if (tty) {
         process.stdout.write('\n');
       }
+      return ended - started;
     },
   };
 }
 
 async function sequential(llm: Llm, calls: number, label: string): Promise<number> {
   const bar = progressBar(label, calls);
-  const started = performance.now();
   for (let i = 0; i < calls; i++) {
     await llm.complete(`Question ${i}`);
     bar.tick();
   }
-  bar.done();
-  return performance.now() - started;
+  return bar.done();
 }
 
 /** The duta run: its bar follows `onProgress`, and the table's duration percentile comes from `stats()`. */
 async function withDuta(llm: Llm, calls: number, latencyMs: number, label: string): Promise<{ ms: number; p95: number }> {
   const dispatcher = new Dispatcher({ maxWorkers: WORKERS, timeoutMs: latencyMs * 5 + 1_000 });
   const bar = progressBar(label, calls);
-  const started = performance.now();
   const results = await dispatcher.dispatch(
     Array.from({ length: calls }, (_, i) => ({
       id: `call-${i}`,
@@ -83,19 +93,17 @@ async function withDuta(llm: Llm, calls: number, latencyMs: number, label: strin
     })),
     { onProgress: ({ done, failed }) => bar.set(done + failed) },
   );
-  bar.done();
+  const ms = bar.done();
   const failed = results.filter((r) => !r.success);
   if (failed.length > 0) {
     throw new Error(`${failed.length} calls failed, first: ${failed[0]?.error}`);
   }
-  return { ms: performance.now() - started, p95: dispatcher.stats().p95 };
+  return { ms, p95: dispatcher.stats().p95 };
 }
 
-const scale = readScale(process.argv.slice(2));
-const seconds = (ms: number): string => `${(ms / 1000 / scale).toFixed(1)} s`;
 console.log(
   `duta demo: chat completions over HTTP (openai SDK → duta's mock LLM server on 127.0.0.1), ${WORKERS} workers,\n` +
-    `latencies scaled by ${scale}${scale === 1 ? ' (real time)' : ' (times below are scaled back up)'}\n`,
+    `latencies scaled by ${scale}${scale === 1 ? ' (real time)' : ': every time shown, in the bars and the table, is scaled back up (the bars add the real seconds)'}\n`,
 );
 const rows: string[][] = [];
 for (const { calls, latencyS } of SCENARIOS) {

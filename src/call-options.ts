@@ -1,6 +1,7 @@
 import type { DispatchProgress } from './batch.js';
 import { checkOptions, checkType, invalidType } from './validate.js';
 
+/** The options of one `dispatch` call. */
 export interface DispatchOptions {
   /** Aborting it ends the batch's unfinished tasks as `cancelled`; `dispatch` still resolves. */
   readonly signal?: AbortSignal;
@@ -8,6 +9,7 @@ export interface DispatchOptions {
   readonly onProgress?: (progress: DispatchProgress) => void;
 }
 
+/** The options of one `stream` call. */
 export interface StreamOptions {
   /** Aborting it cancels the unfinished tasks; the stream still yields their `cancelled` results, then ends. */
   readonly signal?: AbortSignal;

@@ -23,7 +23,9 @@ export interface DispatcherEvents {
   coordinator: { readonly available: boolean; readonly error?: string };
 }
 
+/** The name of an event a dispatcher emits: `start`, `settle`, `retry`, `pause`, `resume`, `limit`, `idle`. */
 export type EventName = keyof DispatcherEvents;
+/** A listener of event `K`, given its typed payload. */
 export type Listener<K extends EventName> = (payload: DispatcherEvents[K]) => void;
 
 /** What a `start` or `settle` event concerns, for duta's own instrumentation (`duta/otel`), never for users. */

@@ -8,6 +8,7 @@ import { now } from './clock.js';
 import { type Coordinator, isCoordinator } from './admission/coordinator.js';
 import { checkCount, checkDuration, checkNumber, checkOptions, checkType, invalidType } from './validate.js';
 
+/** What `new Dispatcher(options)` takes: each field optional, validated at construction. */
 export interface DispatcherOptions {
   /** Most task functions running at once: an integer ≥ 1, or `Infinity`. Settable later as `dispatcher.maxWorkers`. @default 4 */
   readonly maxWorkers?: number;
@@ -27,7 +28,7 @@ export interface DispatcherOptions {
   readonly rateLimit?: RateLimitOptions;
   /** Caps on tokens, requests and money; once one is reached, queued tasks end as cancelled. @default none */
   readonly budget?: BudgetOptions;
-  /** When everything must be over: epoch milliseconds, a `Date`, or a function returning the milliseconds left. @default none */
+  /** When everything must be over: epoch milliseconds (`Date.now() + ms`, not a duration), a `Date`, or a function returning the milliseconds left. @default none */
   readonly deadline?: Deadline;
   /** How long before the deadline everything is ended. @default 100 */
   readonly safetyMarginMs?: number;
@@ -108,9 +109,24 @@ export const defaultOptions = {
   coordinator: undefined,
 };
 
+/** What to write instead of the names other libraries (p-queue, p-limit, p-retry, bottleneck, SDKs) use. */
+const aliases = {
+  concurrency: 'maxWorkers',
+  maxConcurrent: 'maxWorkers',
+  maxConcurrency: 'maxWorkers',
+  workers: 'maxWorkers',
+  timeout: 'timeoutMs',
+  retries: 'retry: { retries }',
+  maxRetries: 'retry: { retries }',
+  interval: 'rateLimit',
+  intervalCap: 'rateLimit',
+  minTime: 'rateLimit',
+  reservoir: 'budget',
+};
+
 /** Validates every option, naming the option and the value received, and fills in the defaults. */
 export function resolveOptions(options: DispatcherOptions = {}): ResolvedOptions {
-  checkOptions('options', options, Object.keys(checks));
+  checkOptions('options', options, Object.keys(checks), aliases);
   const resolved: Record<string, unknown> = { ...defaultOptions };
   for (const [name, value] of Object.entries(options)) {
     if (value !== undefined) {

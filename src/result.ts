@@ -5,7 +5,7 @@ export interface DispatchSuccess<R = unknown> {
   readonly status: 'done';
   readonly result: R;
   readonly error: null;
-  /** From the first attempt's start to the end, in milliseconds. */
+  /** From the first attempt's start to the end, in milliseconds, to 0.01 ms. */
   readonly durationMs: number;
   /** Attempts made, the successful one included. */
   readonly attempts: number;
@@ -30,7 +30,7 @@ export interface DispatchFailure {
    * Not enumerable, so `JSON.stringify(result)` never trips over it.
    */
   readonly cause: unknown;
-  /** From the first attempt's start to the end, in milliseconds; 0 for a task cancelled before it started. */
+  /** From the first attempt's start to the end, in milliseconds to 0.01 ms; 0 for a task cancelled before it started. */
   readonly durationMs: number;
   /** Attempts made; 0 for a task cancelled before it started. */
   readonly attempts: number;
@@ -43,8 +43,14 @@ export type DispatchResult<R = unknown> = DispatchSuccess<R> | DispatchFailure;
 
 export type FailureStatus = DispatchFailure['status'];
 
+/**
+ * Milliseconds to 0.01 ms: the clock's float noise (`360.03961400000003`) says nothing, and a result is
+ * data that gets logged and compared.
+ */
+export const roundMs = (ms: number): number => Math.round(ms * 100) / 100;
+
 export function success<R>(taskId: string, result: R, durationMs: number, attempts: number): DispatchSuccess<R> {
-  return { taskId, success: true, status: 'done', result, error: null, durationMs, attempts };
+  return { taskId, success: true, status: 'done', result, error: null, durationMs: roundMs(durationMs), attempts };
 }
 
 export function failure(
@@ -56,7 +62,7 @@ export function failure(
   attempts: number,
   attemptErrors: string[],
 ): DispatchFailure {
-  const result = { taskId, success: false as const, status, result: null, error, durationMs, attempts, attemptErrors };
+  const result = { taskId, success: false as const, status, result: null, error, durationMs: roundMs(durationMs), attempts, attemptErrors };
   // Defined, not assigned: a read-only, non-enumerable property that JSON and spreads leave out.
   Object.defineProperty(result, 'cause', { value: cause });
   return result as DispatchFailure;

@@ -1,5 +1,5 @@
 import { now } from './clock.js';
-import type { DispatchResult } from './result.js';
+import { type DispatchResult, roundMs } from './result.js';
 
 /** A snapshot of the dispatcher, from `dispatcher.stats()`. */
 export interface DispatcherStats {
@@ -19,7 +19,7 @@ export interface DispatcherStats {
   readonly limit: number;
   /** Tasks that ran and ended in the last minute (counted by the second). */
   readonly throughputPerMinute: number;
-  /** Percentiles of `durationMs` of the last 1024 tasks that ran, however long ago; 0 before any. */
+  /** Percentiles of `durationMs` of the last 1024 tasks that ran, however long ago, in milliseconds to 0.01 ms; 0 before any. */
   readonly p50: number;
   readonly p95: number;
   readonly p99: number;
@@ -68,7 +68,7 @@ export class Stats {
   snapshot(queued: number, running: number, limit: number, retries: number): DispatcherStats {
     const n = Math.min(this.#count, WINDOW);
     const sorted = this.#durations.slice(0, n).sort();
-    const pick = (p: number): number => (n === 0 ? 0 : (sorted[Math.min(n - 1, Math.ceil((p / 100) * n) - 1)] as number));
+    const pick = (p: number): number => (n === 0 ? 0 : roundMs(sorted[Math.min(n - 1, Math.ceil((p / 100) * n) - 1)] as number));
     const { done, failed, timedOut, cancelled } = this;
     return { queued, running, done, failed, timedOut, cancelled, retries, limit, throughputPerMinute: this.#perMinute(), p50: pick(50), p95: pick(95), p99: pick(99) };
   }

@@ -1,7 +1,7 @@
 import { type RetryOptions, resolveRetry, retryDefaults } from './policies/retry.js';
 import type { DispatchResult } from './result.js';
 import type { TaskArgs, TaskFunction, TaskInit, TaskLike, TaskResultOf, TaskStatus } from './types.js';
-import { checkDuration, checkFinite, checkNumber, checkObject, checkString, checkType, invalidType, suggestion } from './validate.js';
+import { checkDuration, checkFinite, checkNumber, checkObject, checkString, checkType, invalidType, unknownKey } from './validate.js';
 
 /**
  * Marks Task instances across copies of this package: an app that loads both the ESM and the CommonJS
@@ -152,7 +152,7 @@ export function checkTask(input: unknown, at?: number): asserts input is TaskLik
 }
 
 function unknownField(task: string, field: string): never {
-  throw new TypeError(`Unknown task field \`${task}.${field}\`${suggestion(field, taskFields)}`);
+  throw unknownKey(task, field, taskFields, { arguments: 'args', timeout: 'timeoutMs', retries: 'retry' }, 'task field');
 }
 
 /** Validates a task and copies its fields, with their defaults: what a `Task` is made of. */

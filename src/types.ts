@@ -19,20 +19,44 @@ export interface TaskContext {
 // biome-ignore lint/suspicious/noExplicitAny: the constraint "any function"; results stay typed.
 export type TaskFunction = (...args: any[]) => unknown;
 
+/** Where a `Task` is: `pending` until it starts, `running`, then how it ended (`lost` only in a fleet's records). */
 export type TaskStatus = 'pending' | 'running' | 'done' | 'failed' | 'timeout' | 'cancelled' | 'lost';
 
 type IsAny<T> = 0 extends 1 & T ? true : false;
 
+/** True for an array or a tuple with a rest element, whose length is not known. */
+type IsArray<T extends readonly unknown[]> = number extends T['length'] ? true : false;
+
 /** True when a last parameter is the context slot: it takes a `TaskContext` (an untyped one counts; `unknown` does not). */
 type AcceptsContext<P> = IsAny<P> extends true ? true : unknown extends P ? false : TaskContext extends P ? true : false;
 
-/** The arguments a task passes to `func`: its parameters without a trailing `TaskContext` one. */
+/**
+ * Parameters with each optional one made required, `undefined` allowed: `func` is called as
+ * `func(...args, ctx)`, so an optional parameter left out would be handed the context. Tuples without
+ * optional parameters keep their labels; arrays and rest parameters are left as they are.
+ */
+type Filled<P extends readonly unknown[]> = P extends Required<P> ? P : FillTuple<P>;
+
+type FillTuple<P extends readonly unknown[]> = IsArray<P> extends true
+  ? P
+  : P extends readonly []
+    ? []
+    : P extends readonly [infer Head, ...infer Rest]
+      ? [Head, ...FillTuple<Rest>]
+      : P extends readonly [(infer Head)?, ...infer Rest]
+        ? [Head | undefined, ...FillTuple<Rest>]
+        : P;
+
+/**
+ * The arguments a task passes to `func`: its parameters without a trailing `TaskContext` one, every one
+ * given, optional ones too (`(prompt: string, opts?: Options, ctx?: TaskContext)` takes `args: [prompt, undefined]`).
+ */
 export type TaskArgs<F extends TaskFunction> =
-  Parameters<F> extends [...infer Rest, infer Last]
+  Filled<Parameters<F>> extends [...infer Rest, infer Last]
     ? AcceptsContext<Last> extends true
       ? Rest
-      : Parameters<F>
-    : Parameters<F>;
+      : Filled<Parameters<F>>
+    : Filled<Parameters<F>>;
 
 /** What a successful task's `result` holds: the awaited return type of `func`. */
 export type TaskResultOf<F extends TaskFunction> = Awaited<ReturnType<F>>;
@@ -86,8 +110,9 @@ export interface TaskLike extends TaskFields<TaskFunction> {
 /** The result type of a task input, inferred from its `func`. */
 export type ResultOf<T> = T extends { readonly func: infer F extends TaskFunction } ? TaskResultOf<F> : never;
 
+/** Any arguments fit a function of `...args: any[]`; an untyped inline function still has a length. */
 type ArgsMatch<T> = T extends { readonly func: infer F extends TaskFunction }
-  ? IsAny<Parameters<F>[number]> extends true
+  ? [IsAny<Parameters<F>[number]>, IsArray<Parameters<F>>] extends [true, true]
     ? true
     : T extends { readonly args: infer A }
       ? number extends (A & readonly unknown[])['length']

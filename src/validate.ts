@@ -81,39 +81,84 @@ export function checkObject(name: string, value: unknown): object {
   return value;
 }
 
-/** An options object whose keys are all known, so a typo such as `concurrency` is not silently ignored. */
-export function checkOptions(name: string, value: unknown, known: readonly string[]): object {
-  for (const key of Object.keys(checkObject(name, value))) {
-    if (!known.includes(key)) {
-      throw new TypeError(`Unknown option \`${name}.${key}\``);
-    }
+/**
+ * The name to suggest for `unknown`, which is not one of `known`: the replacement that `aliases` gives
+ * (for names other libraries use: `concurrency` → `maxWorkers`), a known name differing only in case, the
+ * one known name it begins, else the nearest by edit distance (a unit suffix such as `Ms` left out counts
+ * nothing), if near enough to be a typo. `undefined` when nothing is near.
+ */
+export function suggestName(unknown: string, known: readonly string[], aliases: Readonly<Record<string, string>> = {}): string | undefined {
+  if (Object.hasOwn(aliases, unknown)) {
+    return aliases[unknown];
   }
-  return value as object;
-}
-
-/** " (did you mean `x`?)" for a name one or two edits from a known one, else ''. */
-export function suggestion(name: string, known: readonly string[]): string {
+  const lower = unknown.toLowerCase();
+  const exact = known.find((name) => name.toLowerCase() === lower);
+  if (exact !== undefined) {
+    return exact;
+  }
+  const extending = known.filter((name) => name.toLowerCase().startsWith(lower));
+  if (lower.length >= 3 && extending.length === 1) {
+    return extending[0];
+  }
+  // Up to one edit in four characters: `concurency` and `timout` are typos, `rpm` is not `max`.
   let best: string | undefined;
-  let bestDistance = 3;
-  for (const candidate of known) {
-    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+  let bestDistance = Math.max(1, Math.floor(lower.length / 4)) + 1;
+  for (const name of known) {
+    const candidate = name.toLowerCase();
+    const distance = Math.min(editDistance(lower, candidate), editDistance(lower, candidate.replace(/ms$/, '')));
     if (distance < bestDistance) {
-      best = candidate;
+      best = name;
       bestDistance = distance;
     }
   }
-  return best === undefined ? '' : ` (did you mean \`${best}\`?)`;
+  return best;
 }
 
-/** Levenshtein distance: the fewest single-letter inserts, deletes and changes from `a` to `b`. */
+/** Edits (insert, delete, substitute, swap two neighbours) that turn `a` into `b`. */
 function editDistance(a: string, b: string): number {
+  // Rows of the optimal-string-alignment table: the one before the previous, the previous, the current.
+  let before: number[] = [];
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const substitute = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      let cost = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitute);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        cost = Math.min(cost, (before[j - 2] as number) + 1);
+      }
+      current.push(cost);
     }
+    before = previous;
     previous = current;
   }
   return previous[b.length] as number;
+}
+
+/**
+ * The error for a key of `name` that is not one of `known`, suggesting the right one where it can:
+ * "Unknown option \`options.concurrency\`: did you mean \`maxWorkers\`?". `kind` names what the keys are.
+ */
+export function unknownKey(
+  name: string,
+  key: string,
+  known: readonly string[],
+  aliases?: Readonly<Record<string, string>>,
+  kind = 'option',
+): TypeError {
+  const suggestion = suggestName(key, known, aliases);
+  return new TypeError(`Unknown ${kind} \`${name}.${key}\`${suggestion === undefined ? '' : `: did you mean \`${suggestion}\`?`}`);
+}
+
+/**
+ * An options object whose keys are all known, so a typo such as `concurreny` is not silently ignored;
+ * `aliases` maps names other libraries use to the suggestion for each.
+ */
+export function checkOptions(name: string, value: unknown, known: readonly string[], aliases?: Readonly<Record<string, string>>): object {
+  for (const key of Object.keys(checkObject(name, value))) {
+    if (!known.includes(key)) {
+      throw unknownKey(name, key, known, aliases);
+    }
+  }
+  return value as object;
 }

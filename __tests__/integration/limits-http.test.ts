@@ -3,8 +3,8 @@ import { measureLimits } from '../../bench/limits.mjs';
 import { Dispatcher, type TaskContext } from '../../src/index.js';
 import { type MockLlm, startMockLlm } from '../../src/testing/index.js';
 
-// Rate limits, fairness and deadlines against the mock server over real HTTP. Loose sanity checks of
-// the benchmark's claims (BENCHMARKS.md has the measured figures); real time, generous bounds.
+// Rate limits, fairness and deadlines against the mock server over real HTTP: what must hold under any
+// load, with generous bounds on the real clock. The benchmark's figures are measured by `npm run bench`.
 const servers: MockLlm[] = [];
 afterEach(async () => {
   for (const server of servers.splice(0)) {
@@ -27,19 +27,44 @@ const call = (server: MockLlm) => async (content: string, { signal }: TaskContex
 };
 
 describe('rate limits over real HTTP, in scaled time', () => {
-  test('told the server\'s own limits, duta stays under them and uses most of them', async () => {
-    // At 20x time, a millisecond of the event loop's jitter is 20 ms of rate-limit time: the benchmark, at 5x,
-    // is where zero 429s is claimed; here a handful is tolerated.
-    const r = await measureLimits({ Dispatcher, startMockLlm }, { scale: 20, windows: 2 });
-    expect(r.tooMany).toBeLessThanOrEqual(10);
-    expect(r.throughput).toBeGreaterThanOrEqual(0.85);
+  // Only what holds however loaded the machine is. duta's own starts are checked against the limits on its
+  // own clock, exactly. The server's 429s are only bounded: at 10x time a millisecond of event-loop lag
+  // between a start and the request's arrival is 10 ms of rate-limit time, so a loaded machine earns a few
+  // (the benchmark, at 5x and alone, is where zero is claimed). The share of the limit used is bounded
+  // loosely; its figures (98 % of the limit, 95 % with estimates 2x too high) are `npm run bench` targets.
+  const requestsPerMinute = 300;
+  const tokensPerMinute = 12_000;
+  const options = { scale: 10, windows: 2, requestsPerMinute, tokensPerMinute };
+
+  const accountedFor = (r: Awaited<ReturnType<typeof measureLimits>>): void => {
+    expect(r.results).toBe(r.tasks);
+    const { done = 0, cancelled = 0, failed = 0, timeout = 0 } = r.byStatus;
+    expect(done + cancelled + failed + timeout).toBe(r.tasks);
+    // Nothing is retried here, so a task fails only on a 429.
+    expect(failed).toBeLessThanOrEqual(r.tooMany);
+    expect(done).toBeGreaterThan(0);
+  };
+
+  test('told the server\'s own limits, duta starts no more than them in any minute and accounts for every task', async () => {
+    const r = await measureLimits({ Dispatcher, startMockLlm }, options);
+    // One start of slack for the moment between a start's admission and its event.
+    expect(r.busiestMinute.requests).toBeLessThanOrEqual(requestsPerMinute + 1);
+    expect(r.busiestMinute.tokens).toBeLessThanOrEqual(tokensPerMinute + 100);
+    expect(r.tooMany).toBeLessThanOrEqual(0.05 * r.requests);
+    accountedFor(r);
     expect(r.throughput).toBeLessThanOrEqual(1.02);
+    // Wide slack: a stalled limiter would be far below this.
+    expect(r.throughput).toBeGreaterThanOrEqual(0.5);
   }, 30_000);
 
-  test('with cost estimates 2x too high, the corrections still let most of the token limit through', async () => {
-    const r = await measureLimits({ Dispatcher, startMockLlm }, { scale: 20, windows: 2, overEstimate: 2 });
-    expect(r.tooMany).toBeLessThanOrEqual(10);
-    expect(r.tokenShare).toBeGreaterThanOrEqual(0.8);
+  test('with cost estimates 2x too high, the usage corrections let through more tokens than the estimates alone would', async () => {
+    const r = await measureLimits({ Dispatcher, startMockLlm }, { ...options, windows: 1, overEstimate: 2 });
+    expect(r.busiestMinute.requests).toBeLessThanOrEqual(requestsPerMinute + 1);
+    expect(r.tooMany).toBeLessThanOrEqual(0.05 * r.requests);
+    accountedFor(r);
+    expect(r.tokenShare).toBeLessThanOrEqual(1.02);
+    // Uncorrected, each task would hold twice its tokens and at most half the limit would be used.
+    expect(r.tokenShare).toBeGreaterThan(0.5);
   }, 30_000);
 });
 
@@ -70,7 +95,8 @@ describe('fairness and deadlines over real HTTP', () => {
     const results = await d.dispatch(Array.from({ length: 10 }, (_, i) => ({ id: `t${i}`, func, args: [`t${i}`] as const })));
     const took = performance.now() - started;
     expect(took).toBeGreaterThanOrEqual(240);
-    expect(took).toBeLessThanOrEqual(300 + 150);
+    // By the deadline, give or take a loaded event loop: far short of the 5 s the tasks would take.
+    expect(took).toBeLessThanOrEqual(300 + 700);
     expect(results.map((r) => r.taskId)).toEqual(Array.from({ length: 10 }, (_, i) => `t${i}`));
     expect(results.every((r) => r.status === 'cancelled')).toBe(true);
     expect(results.filter((r) => r.attempts === 1)).toHaveLength(4);

@@ -10,7 +10,7 @@ import { RedisLink } from '../../src/redis/client.js';
 import { RedisReplyError, RedisUnavailableError } from '../../src/redis/errors.js';
 import { FleetStore } from '../../src/redis/store.js';
 import type { Candidate } from '../../src/redis/types.js';
-import { CLIENTS, type Connected } from './clients.js';
+import { CLIENTS, type Connected, closeIoredis } from './clients.js';
 import { describeRedis, useRedisServer } from './server.js';
 
 describe('bad input is refused before anything touches Redis', () => {
@@ -18,7 +18,7 @@ describe('bad input is refused before anything touches Redis', () => {
   const idle = new Redis({ lazyConnect: true, port: 1 });
   const link = new RedisLink(idle);
   const store = new FleetStore(link, 'bad-input', { maxWorkers: 2 });
-  afterAll(() => idle.disconnect());
+  afterAll(() => closeIoredis(idle));
 
   test.each([
     ['no client', undefined, TypeError, /Expected `client` to be an ioredis client \(Redis or Cluster\) or a connected node-redis client, got undefined/],
@@ -95,8 +95,8 @@ describeRedis('RedisLink against a redis-server in trouble', () => {
     admin.on('error', () => {});
     process.on('unhandledRejection', onUnhandled);
   });
-  afterAll(() => {
-    admin.disconnect();
+  afterAll(async () => {
+    await closeIoredis(admin);
     process.off('unhandledRejection', onUnhandled);
   });
   afterEach(() => {

@@ -3,6 +3,7 @@
  * buckets exactly. Two child processes with clocks 7 minutes slow and 7 minutes fast, and this process,
  * admit against the same fleets; MONITOR records what the server received, from whom.
  */
+import { closeIoredis } from './clients.js';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -17,13 +18,15 @@ const MINUTES_7 = 7 * 60_000;
 
 describeRedis('Redis time only', () => {
   const redis = useRedisServer();
+  let source: Redis;
   let monitor: Redis;
   const seen: { source: string; args: string[] }[] = [];
   let parent: ReturnType<typeof createClient>;
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
-    monitor = await new Redis({ port: redis.server.port, host: '127.0.0.1' }).monitor();
+    source = new Redis({ port: redis.server.port, host: '127.0.0.1' });
+    monitor = await source.monitor();
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
       if (/^eval/i.test(args[0] ?? '')) {
         seen.push({ source, args });
@@ -33,8 +36,10 @@ describeRedis('Redis time only', () => {
     parent.on('error', () => {});
     await parent.connect();
   });
-  afterAll(() => {
-    monitor.disconnect();
+  afterAll(async () => {
+    await closeIoredis(monitor);
+    // The client MONITOR was asked of stays connected on its own: it is closed too.
+    await closeIoredis(source);
     parent.destroy();
     for (const child of children) {
       child.kill();

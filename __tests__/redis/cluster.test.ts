@@ -2,6 +2,7 @@
  * Redis Cluster: every key of a fleet must hash to one slot, or a script touching two of them fails
  * with CROSSSLOT. A one-node cluster checks that as any cluster does, and cluster clients run on it.
  */
+import { closeIoredis } from './clients.js';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Cluster, Redis } from 'ioredis';
 import { Cluster as Cluster5 } from 'ioredis-5';
@@ -64,7 +65,7 @@ describeRedis('a fleet on Redis Cluster', () => {
   beforeAll(() => {
     admin = new Redis({ port: redis.server.port, host: '127.0.0.1' });
   });
-  afterAll(() => admin.disconnect());
+  afterAll(() => closeIoredis(admin));
 
   test('the node refuses a script whose keys are in two slots (so the tests below prove something)', async () => {
     await expect(admin.eval('return 1', 2, '{duta:a}:leases', '{duta:b}:leases')).rejects.toThrow(/CROSSSLOT/);

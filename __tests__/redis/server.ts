@@ -4,6 +4,7 @@
  * suites are skipped (and loudly reported by global-setup.mjs), unless DUTA_REQUIRE_REDIS=1 (CI), where
  * they fail.
  */
+import { closeIoredis } from './clients.js';
 import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -100,7 +101,7 @@ export class RedisServer {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     } finally {
-      admin.disconnect();
+      await closeIoredis(admin);
     }
   }
 

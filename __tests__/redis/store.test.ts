@@ -8,7 +8,7 @@ import { rateLimitSpecs } from '../../src/policies/rate-limit.js';
 import { RedisLink } from '../../src/redis/client.js';
 import { FleetStore } from '../../src/redis/store.js';
 import type { Candidate, FleetLimits } from '../../src/redis/types.js';
-import { type Connected, LATEST_CLIENTS } from './clients.js';
+import { type Connected, LATEST_CLIENTS, closeIoredis } from './clients.js';
 import { describeRedis, useRedisServer } from './server.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -21,7 +21,7 @@ describeRedis('FleetStore', () => {
   beforeAll(async () => {
     admin = new Redis({ port: redis.server.port, host: '127.0.0.1' });
   });
-  afterAll(() => admin.disconnect());
+  afterAll(() => closeIoredis(admin));
 
   /** Every key of a fleet, with its time to live (ms; -1 for none). */
   async function keysOf(store: FleetStore): Promise<Map<string, number>> {

@@ -4,6 +4,7 @@ import type { Dispatcher } from '../dispatcher.js';
 import { INSTRUMENT, SUBMIT_CONTEXT } from '../events.js';
 import { defaultUsageOf } from '../policies/usage.js';
 
+/** What `instrument(dispatcher, options)` takes. */
 export interface InstrumentOptions {
   /** The tracer spans are made with. @default the global tracer provider's `duta` tracer */
   readonly tracer?: Tracer;

@@ -19,14 +19,34 @@ export interface AdaptivePolicy {
   readonly increaseAfter: number;
 }
 
+/** What to write instead of the names concurrency-limit libraries use. */
+const aliases = {
+  minimum: 'min',
+  maximum: 'max',
+  minLimit: 'min',
+  minWorkers: 'min',
+  minConcurrency: 'min',
+  maxLimit: 'max',
+  maxWorkers: 'max',
+  maxConcurrency: 'max',
+  backoffRatio: 'decrease',
+  backoff: 'decrease',
+};
+
 /** Validates the `adaptive` option; `undefined` or `false` is off. */
 export function resolveAdaptive(value: unknown, maxWorkers: number): AdaptivePolicy | undefined {
   if (value === undefined || value === false) {
     return undefined;
   }
-  const options = (value === true ? {} : checkOptions('adaptive', value, ['min', 'max', 'decrease', 'increaseAfter'])) as AdaptiveOptions;
+  const options = (value === true ? {} : checkOptions('adaptive', value, ['min', 'max', 'decrease', 'increaseAfter'], aliases)) as AdaptiveOptions;
   const { min = 1, max = maxWorkers, decrease = 0.9, increaseAfter = 20 } = options;
-  checkCount('adaptive.min', min);
+  // Each bound is checked against what is fixed before it (maxWorkers, then min), so the error names the
+  // field that is out of range: `{ min: 10 }` under `maxWorkers: 4` is a bad `min`, not a bad default `max`.
+  if (maxWorkers === Infinity) {
+    checkCount('adaptive.min', min);
+  } else {
+    checkNumber('adaptive.min', min, `an integer from 1 to maxWorkers (${maxWorkers})`, (n) => n >= 1 && n <= maxWorkers && Number.isInteger(n));
+  }
   checkNumber(
     'adaptive.max',
     max,

@@ -33,7 +33,13 @@ export class Budget {
   spend = 0;
 
   constructor(options: unknown) {
-    const { tokens, requests, spend, spendOf } = checkOptions('budget', options, ['tokens', 'requests', 'spend', 'spendOf']) as BudgetOptions;
+    const { tokens, requests, spend, spendOf } = checkOptions('budget', options, ['tokens', 'requests', 'spend', 'spendOf'], {
+      maxTokens: 'tokens',
+      maxRequests: 'requests',
+      maxSpend: 'spend',
+      cost: 'spend',
+      money: 'spend',
+    }) as BudgetOptions;
     this.#tokens = limit('budget.tokens', tokens);
     this.#requests = limit('budget.requests', requests);
     this.#spend = limit('budget.spend', spend);

@@ -24,6 +24,9 @@ export interface RateLimitOptions {
   readonly byKey?: { readonly [key: string]: KeyRateLimit };
 }
 
+/** The short names providers' headers and dashboards use. */
+const aliases = { rpm: 'requestsPerMinute', rps: 'requestsPerSecond', tpm: 'tokensPerMinute' };
+
 const positive = (name: string, value: unknown): number =>
   checkNumber(name, value, 'a number > 0', (n) => n > 0 && n !== Infinity);
 
@@ -83,18 +86,17 @@ export interface RateLimitSpecs {
  * store sends them to Redis, so the two agree to the token.
  */
 export function rateLimitSpecs(options: unknown): RateLimitSpecs {
-  const { byKey = {}, burstMs = 1_000, ...all } = checkOptions('rateLimit', options, [
-    'requestsPerMinute',
-    'requestsPerSecond',
-    'tokensPerMinute',
-    'burstMs',
-    'byKey',
-  ]) as RateLimitOptions;
+  const { byKey = {}, burstMs = 1_000, ...all } = checkOptions(
+    'rateLimit',
+    options,
+    ['requestsPerMinute', 'requestsPerSecond', 'tokensPerMinute', 'burstMs', 'byKey'],
+    { ...aliases, perKey: 'byKey', keys: 'byKey' },
+  ) as RateLimitOptions;
   positive('rateLimit.burstMs', burstMs);
   const specs = { all: scopeSpecs('rateLimit', all, burstMs), byKey: new Map<string, ScopeSpecs>() };
   for (const [key, limits] of Object.entries(checkObject('rateLimit.byKey', byKey))) {
     const name = `rateLimit.byKey[${JSON.stringify(key)}]`;
-    checkOptions(name, limits, ['requestsPerMinute', 'tokensPerMinute']);
+    checkOptions(name, limits, ['requestsPerMinute', 'tokensPerMinute'], aliases);
     specs.byKey.set(key, scopeSpecs(name, limits as KeyRateLimit, burstMs));
   }
   return specs;

@@ -41,13 +41,26 @@ export const retryDefaults: RetryPolicy = {
 };
 
 const keys = Object.keys(retryDefaults);
+/** What to write instead of the names p-retry, cockatiel and the LLM SDKs use. */
+const aliases = {
+  maxRetries: 'retries',
+  maxAttempts: 'retries',
+  attempts: 'retries',
+  minTimeout: 'minDelayMs',
+  initialDelay: 'minDelayMs',
+  maxTimeout: 'maxDelayMs',
+  exponent: 'factor',
+  randomize: 'jitter',
+  shouldRetry: 'retryOn',
+  retryIf: 'retryOn',
+};
 const atLeast = (min: number) => (n: number) => n >= min;
 
 /** Validates `options` (named `name` in errors) over `base`, field by field. */
 export function resolveRetry(name: string, options: unknown, base: RetryPolicy): RetryPolicy {
   const { retries, minDelayMs, maxDelayMs, factor, jitter, retryOn } = {
     ...base,
-    ...Object.fromEntries(Object.entries(checkOptions(name, options, keys)).filter(([, v]) => v !== undefined)),
+    ...Object.fromEntries(Object.entries(checkOptions(name, options, keys, aliases)).filter(([, v]) => v !== undefined)),
   } as RetryPolicy;
   checkNumber(`${name}.retries`, retries, 'an integer ≥ 0 or Infinity', (n) => n >= 0 && (Number.isInteger(n) || n === Infinity));
   checkNumber(`${name}.minDelayMs`, minDelayMs, 'a finite number ≥ 0', (n) => n >= 0 && n !== Infinity);

@@ -7,6 +7,7 @@ import { FleetAdmission, type Unavailable } from './fleet.js';
 import type { Codec } from './records.js';
 import { FleetStore } from './store.js';
 
+/** What `redisCoordinator()` takes: the connection, the fleet's name, and how the fleet behaves. */
 export interface RedisCoordinatorOptions {
   /** An ioredis client (v5/v6, `Redis` or `Cluster`) or a connected node-redis client (v5/v6). */
   readonly client: RedisClientLike;

@@ -217,12 +217,23 @@ export class Line implements RecordSender {
     this.probe();
   }
 
-  /** Tries Redis again after a while, backing off, while there is something to do. */
+  /**
+   * Tries Redis again after a while, backing off, while there is something to do. With only results and
+   * releases to deliver (the dispatcher is idle), the timer does not keep the process alive on its own:
+   * a process whose work is done still exits, and one that lives on delivers them when Redis is back.
+   */
   probe(): void {
     if (this.#probeTimer !== undefined || !this.#down) {
       return;
     }
+    const working = this.host.pending > 0 || this.tickets.held > 0;
+    if (!working && !this.#pending()) {
+      return;
+    }
     this.#probeTimer = setTimer(this.#probeMs, this.#probe, undefined);
+    if (!working) {
+      (this.#probeTimer as { unref?: () => void } | undefined)?.unref?.();
+    }
   }
 
   readonly #probe = (): void => {
@@ -232,15 +243,8 @@ export class Line implements RecordSender {
       this.probe();
       return;
     }
-    this.track(
-      this.call([]).then((answer) => {
-        if (answer !== undefined) {
-          this.#answered(answer);
-        } else if (this.host.pending > 0 || this.#pending() || this.tickets.held > 0) {
-          this.probe();
-        }
-      }),
-    );
+    // A failure probes again by itself (see #failed).
+    this.track(this.call([]).then((answer) => answer !== undefined && this.#answered(answer)));
   };
 
   #up(): void {

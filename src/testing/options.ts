@@ -3,6 +3,7 @@ import { checkCount, checkNumber, checkOptions, checkType, invalidType } from '.
 /** Fixed, log-normal (`spread` is the σ of ln(latency)) or uniform latency, in milliseconds. */
 export type LatencyModel = number | { readonly median: number; readonly spread: number } | { readonly min: number; readonly max: number };
 
+/** What `startMockLlm(options)` takes: each field optional, validated at the start. */
 export interface MockLlmOptions {
   /** Port on 127.0.0.1; 0 picks a free one. @default 0 */
   readonly port?: number;
@@ -126,7 +127,8 @@ function checkFailFirst(value: unknown): ResolvedMockOptions['failFirst'] {
 }
 
 export function resolveMockOptions(options: MockLlmOptions = {}): ResolvedMockOptions {
-  checkOptions('options', options, Object.keys(defaults));
+  // The command line's flag names, as a user of both may write them.
+  checkOptions('options', options, Object.keys(defaults), { rpm: 'requestsPerMinute', tpm: 'tokensPerMinute', latency: 'latencyMs' });
   const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as MockLlmOptions;
   const resolved: ResolvedMockOptions = {
     port: given.port === undefined ? 0 : checkNumber('port', given.port, 'an integer from 0 to 65535', (n) => Number.isInteger(n) && n >= 0 && n <= 65_535),

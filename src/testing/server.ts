@@ -31,12 +31,15 @@ export interface MockLlmStats {
   connections: number;
 }
 
+/** A running mock server, from `startMockLlm`. */
 export interface MockLlm {
   /** The base URL to hand an OpenAI client or the AI SDK's providers: `http://127.0.0.1:<port>/v1`. */
   readonly url: string;
   /** The base URL to hand the Anthropic SDK, which adds `/v1/messages` itself: `http://127.0.0.1:<port>`. */
   readonly anthropicUrl: string;
+  /** The port it listens on, on 127.0.0.1. */
   readonly port: number;
+  /** What the server has seen since it started or was last `reset()`. */
   stats(): MockLlmStats;
   /** Clears counters, windows, the `failFirst` script and the random stream; live requests go on. */
   reset(): void;
