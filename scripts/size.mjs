@@ -9,10 +9,11 @@
 // timeout lists, results folded on read, batch ids kept per batch, unknown task fields refused: about
 // 2.2 KB), while the issue's target of 12 KB is worked towards and reported in BENCHMARKS.md; 16 KB for
 // the three LLM clients' errors and usage (about 0.5 KB) and cancel, clear, backpressure and lazy inputs
-// (about 1.1 KB).
+// (about 1.1 KB); 17 KB for the names suggested for unknown options and task fields (about 0.6 KB) and
+// the fleet hooks of the main entry (the coordinator option, lookup, flush, 'lost': about 0.2 KB).
 import { minGz } from '../bench/size.mjs';
 
-const BUDGET_BYTES = 16 * 1024;
+const BUDGET_BYTES = 17 * 1024;
 
 const { minified, gzipped } = await minGz("export * from '../dist/esm/index.js';");
 const line = `size: ${minified} B minified, ${gzipped} B gzipped (budget ${BUDGET_BYTES} B)`;
