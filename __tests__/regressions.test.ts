@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
-import { Dispatcher, retryAfterMs, type TaskContext, type TaskLike } from '../src/index.js';
+import { Dispatcher, dispatchParallel, retryAfterMs, type TaskContext, type TaskLike } from '../src/index.js';
 import { advance, countListeners, flush, untilAborted } from './helpers.js';
 
 // Each test here pins a defect an independent review found, by its symptom.
@@ -290,5 +290,16 @@ describe('batches read from an iterable', () => {
     await advance(10);
     expect(started).toBe(false);
     await expect(results).resolves.toEqual([]);
+  });
+
+  test('dispatchParallel over items whose iterable throws rejects with its error, not a task failure', async () => {
+    const echo = dispatchParallel({ maxWorkers: 2 })((n: number) => new Promise((resolve) => setTimeout(() => resolve(n), 10)));
+    const broken = new Error('the source broke');
+    function* items(): Generator<number> {
+      yield 1;
+      yield 2;
+      throw broken;
+    }
+    await expect(echo(items())).rejects.toBe(broken);
   });
 });
