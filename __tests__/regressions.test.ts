@@ -302,4 +302,25 @@ describe('batches read from an iterable', () => {
     }
     await expect(echo(items())).rejects.toBe(broken);
   });
+
+  test('a generator that aborts its run while making a task: that task is not run, and the generator is closed', async () => {
+    const d = new Dispatcher({ maxWorkers: 1 });
+    const controller = new AbortController();
+    const ran: string[] = [];
+    let closed = false;
+    function* tasks(): Generator<TaskLike> {
+      try {
+        yield { id: 'a', func: () => ran.push('a') };
+        controller.abort(new Error('enough'));
+        yield { id: 'b', func: () => ran.push('b') };
+      } finally {
+        closed = true;
+      }
+    }
+    const results = await d.dispatch(tasks(), { signal: controller.signal });
+    await flush();
+    expect(ran).toEqual([]);
+    expect(closed).toBe(true);
+    expect(results.map((r) => `${r.taskId}:${r.status}`)).toEqual(['a:cancelled']);
+  });
 });
