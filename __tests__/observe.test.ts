@@ -112,6 +112,20 @@ describe('stream', () => {
     ]);
   });
 
+  test('each item is its task\'s result, field for field, with its index', async () => {
+    const d = new Dispatcher();
+    const boom = new Error('boom');
+    const items: StreamResult[] = [];
+    for await (const r of d.stream([{ id: 'ok', func: () => 1 }, { id: 'bad', func: () => Promise.reject(boom) }])) {
+      items.push(r);
+    }
+    for (const item of items) {
+      const result = d.getResult(item.taskId);
+      expect(JSON.stringify(item)).toBe(JSON.stringify({ ...result, index: item.taskId === 'ok' ? 0 : 1 }));
+    }
+    expect(items.find((r) => r.taskId === 'bad')).toMatchObject({ success: false, status: 'failed', error: 'boom', attemptErrors: ['boom'] });
+  });
+
   test('bad input throws at once', () => {
     const d = new Dispatcher();
     expect(() => d.stream('x' as never)).toThrow(TypeError);

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
-import { Dispatcher, retryAfterMs, type TaskContext } from '../src/index.js';
+import { Dispatcher, dispatchParallel, retryAfterMs, type TaskContext, type TaskLike } from '../src/index.js';
 import { advance, countListeners, flush, untilAborted } from './helpers.js';
 
 // Each test here pins a defect an independent review found, by its symptom.
@@ -244,5 +244,83 @@ describe('found by the property test', () => {
     await advance(100);
     // Attempt 1 timed out at 5 ms and finished at 9, while attempt 2 (from 8 ms) was running: both time out.
     expect((await pending)[0]).toMatchObject({ status: 'timeout', attempts: 2 });
+  });
+});
+
+describe('batches read from an iterable', () => {
+  // Found by the property test: tasks read after shutdown(false) were started.
+  test('shutdown(false) stops reading the iterable and closes it: no task is read or started after it', async () => {
+    const d = new Dispatcher({ maxWorkers: 1 });
+    const started: string[] = [];
+    let read = 0;
+    let closed = false;
+    function* tasks(): Generator<TaskLike> {
+      try {
+        for (let i = 0; i < 100; i++) {
+          read++;
+          yield { id: `t${i}`, func: (ctx: TaskContext) => (started.push(`t${i}`), untilAborted(ctx)) };
+        }
+      } finally {
+        closed = true;
+      }
+    }
+    const results = d.dispatch(tasks());
+    await flush();
+    const readBefore = read;
+    await d.shutdown(false);
+    await advance(1_000);
+    expect(started).toEqual(['t0']);
+    expect(closed).toBe(true);
+    expect(read).toBe(readBefore);
+    const all = await results;
+    expect(all.length).toBe(readBefore);
+    expect(all.every((r) => r.status === 'cancelled')).toBe(true);
+  });
+
+  test('a task an async iterable brings after shutdown(false) is not run', async () => {
+    // Counterexample: an async generator that takes 5 ms to make its first task, and shutdown(false) at 0 ms.
+    const d = new Dispatcher();
+    let started = false;
+    async function* tasks(): AsyncGenerator<TaskLike> {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      yield { id: 'late', func: () => { started = true; } };
+    }
+    const results = d.dispatch(tasks());
+    await d.shutdown(false);
+    await advance(10);
+    expect(started).toBe(false);
+    await expect(results).resolves.toEqual([]);
+  });
+
+  test('dispatchParallel over items whose iterable throws rejects with its error, not a task failure', async () => {
+    const echo = dispatchParallel({ maxWorkers: 2 })((n: number) => new Promise((resolve) => setTimeout(() => resolve(n), 10)));
+    const broken = new Error('the source broke');
+    function* items(): Generator<number> {
+      yield 1;
+      yield 2;
+      throw broken;
+    }
+    await expect(echo(items())).rejects.toBe(broken);
+  });
+
+  test('a generator that aborts its run while making a task: that task is not run, and the generator is closed', async () => {
+    const d = new Dispatcher({ maxWorkers: 1 });
+    const controller = new AbortController();
+    const ran: string[] = [];
+    let closed = false;
+    function* tasks(): Generator<TaskLike> {
+      try {
+        yield { id: 'a', func: () => ran.push('a') };
+        controller.abort(new Error('enough'));
+        yield { id: 'b', func: () => ran.push('b') };
+      } finally {
+        closed = true;
+      }
+    }
+    const results = await d.dispatch(tasks(), { signal: controller.signal });
+    await flush();
+    expect(ran).toEqual([]);
+    expect(closed).toBe(true);
+    expect(results.map((r) => `${r.taskId}:${r.status}`)).toEqual(['a:cancelled']);
   });
 });

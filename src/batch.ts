@@ -1,5 +1,5 @@
 import { type Job, type JobOwner, SETTLED } from './core/job.js';
-import type { DispatchResult } from './result.js';
+import { type DispatchResult, withIndex } from './result.js';
 
 /** A batch's progress: `done` counts successes, `failed` every other outcome, `running` the attempts running now. */
 export interface DispatchProgress {
@@ -152,11 +152,7 @@ export class StreamBatch extends Batch {
   #thrown = false;
 
   protected deliver(job: Job, result: DispatchResult): void {
-    const item = { ...result, index: job.index };
-    if (!result.success) {
-      // The spread leaves out the non-enumerable cause.
-      Object.defineProperty(item, 'cause', { value: result.cause });
-    }
+    const item = withIndex(result, job.index);
     if (this.#pullAt < this.#pulls.length) {
       const [pull] = this.#pulls[this.#pullAt] as [Pull, unknown];
       if (++this.#pullAt === this.#pulls.length) {

@@ -18,7 +18,7 @@ export type ParallelItem<F extends TaskFunction> =
 
 /**
  * `fn` run over items in parallel, resolving with its results in order. The items may be an array, or
- * any iterable or async iterable, read as slots free.
+ * any iterable or async iterable, read as slots free; an error the iterable throws is the rejection.
  */
 export type ParallelFunction<F extends TaskFunction> = (
   items: readonly ParallelItem<F>[] | Iterable<ParallelItem<F>> | AsyncIterable<ParallelItem<F>>,
@@ -42,9 +42,10 @@ export function dispatchParallel(
       [fn.name]: (items: unknown): Promise<TaskResultOf<F>[]> => {
         try {
           const source = checkTaskSource(items, 'items');
-          const tasks = Array.isArray(source) ? source.map(toTask) : mapped(source as Iterable<unknown> | AsyncIterable<unknown>, toTask);
+          const broken: SourceError = { failed: false, error: undefined };
+          const tasks = Array.isArray(source) ? source.map(toTask) : mapped(source as Iterable<unknown> | AsyncIterable<unknown>, toTask, broken);
           const controller = new AbortController();
-          return collect<TaskResultOf<F>>(new Dispatcher(options).stream(tasks, { signal: controller.signal }), controller);
+          return collect<TaskResultOf<F>>(new Dispatcher(options).stream(tasks, { signal: controller.signal }), controller, broken);
         } catch (error) {
           return Promise.reject(error);
         }
@@ -54,28 +55,58 @@ export function dispatchParallel(
   };
 }
 
-/** Each item of `source` through `map`, with its index, as lazily as `source` itself. */
-function mapped<T>(source: Iterable<unknown> | AsyncIterable<unknown>, map: (item: unknown, index: number) => T): Iterable<T> | AsyncIterable<T> {
+/** What the items' iterable threw, if it did: the run ends with that error. */
+interface SourceError {
+  failed: boolean;
+  error: unknown;
+}
+
+/** Each item of `source` through `map`, with its index, as lazily as `source` itself; an error it throws is noted in `broken`. */
+function mapped<T>(
+  source: Iterable<unknown> | AsyncIterable<unknown>,
+  map: (item: unknown, index: number) => T,
+  broken: SourceError,
+): Iterable<T> | AsyncIterable<T> {
+  const fail = (error: unknown): never => {
+    broken.failed = true;
+    broken.error = error;
+    throw error;
+  };
   if (typeof (source as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
     return (async function* () {
       let index = 0;
-      for await (const item of source as AsyncIterable<unknown>) {
-        yield map(item, index++);
+      try {
+        for await (const item of source as AsyncIterable<unknown>) {
+          yield map(item, index++);
+        }
+      } catch (error) {
+        fail(error);
       }
     })();
   }
   return (function* () {
     let index = 0;
-    for (const item of source as Iterable<unknown>) {
-      yield map(item, index++);
+    try {
+      for (const item of source as Iterable<unknown>) {
+        yield map(item, index++);
+      }
+    } catch (error) {
+      fail(error);
     }
   })();
 }
 
-/** The results in input order; the first failure aborts the rest and rejects with a `TaskFailedError`. */
-async function collect<R>(stream: AsyncIterable<StreamResult>, controller: AbortController): Promise<R[]> {
+/**
+ * The results in input order; the first failure aborts the rest and rejects with a `TaskFailedError`.
+ * When the items' iterable threw, the tasks it had started end cancelled by its error, which the call
+ * rejects with instead: no task failed.
+ */
+async function collect<R>(stream: AsyncIterable<StreamResult>, controller: AbortController, broken: SourceError): Promise<R[]> {
   const results: R[] = [];
   for await (const result of stream) {
+    if (broken.failed) {
+      throw broken.error;
+    }
     if (!result.success) {
       // The first failure rejects at once and cancels the rest, whose own ends are then no news.
       const error = new TaskFailedError(result.taskId, result.index, result.error, result.cause);

@@ -286,6 +286,8 @@ export class Dispatcher {
     const engine = this.#engine;
     engine.closed = true;
     if (!wait) {
+      // First, so that cancelling a batch's tasks does not make room to read more of its iterable.
+      engine.stopFeeds();
       engine.cancel(engine.registry.unfinished(), new DOMException('The dispatcher shut down', 'AbortError'));
     }
     return engine.idle();

@@ -1,6 +1,6 @@
 import { chooseAdmission } from './admission/choose.js';
 import { DeadlineWatch } from './admission/deadline.js';
-import { type Batch, resolveAll } from './batch.js';
+import { type Batch, chain, resolveAll } from './batch.js';
 import { Gate } from './core/gate.js';
 import { type Job, QUEUED, RUNNING, SETTLED, WAITING } from './core/job.js';
 import { Scheduler } from './core/scheduler.js';
@@ -27,6 +27,8 @@ export class Engine {
   readonly #idleWaiters: (() => void)[] = [];
   readonly #emptyWaiters: (() => void)[] = [];
   readonly #sizeWaiters: { n: number; resolve: () => void }[] = [];
+  /** Batches still reading an iterable: `shutdown(false)` stops them. */
+  readonly #feeding = new Set<Batch>();
 
   constructor(
     readonly options: ResolvedOptions,
@@ -103,6 +105,8 @@ export class Engine {
     this.#open();
     const gate = new Gate(this.scheduler.hops);
     const { scheduler, registry } = this;
+    this.#feeding.add(batch);
+    batch.onEnd = chain(batch.onEnd, () => this.#feeding.delete(batch));
     new Feed(source, batch, {
       accept: (input, index) => {
         const job = registry.acceptInto(input, index, gate, batch);
@@ -117,6 +121,14 @@ export class Engine {
       },
       cancel: (error) => this.cancel(batch.ids.values(), error),
     }).start();
+  }
+
+  /** Reads no more of any iterable, closing each: what was read still ends in results. */
+  stopFeeds(): void {
+    for (const batch of this.#feeding) {
+      batch.source?.stop();
+      batch.exhausted();
+    }
   }
 
   /** Cancels the task when `signal` aborts, at once if it already has; the listener goes when the task ends. */

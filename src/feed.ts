@@ -79,6 +79,12 @@ export class Feed implements BatchSource {
           this.#fail(error, false);
           return;
         }
+        if (this.#stopped) {
+          // The read stopped the run itself (a generator that aborted its signal): what it brought is not
+          // run, and the generator, which could not be closed while it ran, is closed now.
+          this.#close();
+          return;
+        }
         if (!this.#take(step)) {
           return;
         }

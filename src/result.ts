@@ -68,6 +68,21 @@ export function failure(
   return result as DispatchFailure;
 }
 
+/**
+ * The result with its index in the input, as `stream()` yields it. Built field by field: a spread of the
+ * result cost a third of `stream()`'s time per task over trivial tasks.
+ */
+export function withIndex(result: DispatchResult, index: number): DispatchResult & { readonly index: number } {
+  if (result.success) {
+    const { taskId, result: value, durationMs, attempts } = result;
+    return { taskId, success: true, status: 'done', result: value, error: null, durationMs, attempts, index };
+  }
+  const { taskId, status, error, durationMs, attempts, attemptErrors } = result;
+  const item = { taskId, success: false as const, status, result: null, error, durationMs, attempts, attemptErrors, index };
+  Object.defineProperty(item, 'cause', { value: result.cause });
+  return item as DispatchFailure & { readonly index: number };
+}
+
 /** A non-empty message for anything a task may throw or reject with. */
 export function messageOf(thrown: unknown, taskId: string): string {
   const message = typeof thrown === 'string' ? thrown : (thrown as { message?: unknown } | null | undefined)?.message;
