@@ -296,8 +296,9 @@ export class FleetAdmission implements Admission {
     const index = this.#ready.indexOf(job);
     if (index >= 0) {
       this.#ready.splice(index, 1);
-      this.#release(job, 0);
     }
+    // Also a lease asked for by a call whose answer was lost: Redis may have granted it all the same.
+    this.#release(job, 0);
   }
 
   /** The dispatcher is idle: no timer is held. Releases already queued are still sent. */
