@@ -13,6 +13,7 @@ import { measureGoodput } from './goodput.mjs';
 import { measureLimits } from './limits.mjs';
 import { measureFeatures } from './features.mjs';
 import { lazyLines, lazyReport, lazyTargets, measureLazy } from './lazy.mjs';
+import { measureFleet } from './fleet.mjs';
 import { startMockLlm } from '../dist/esm/testing/index.js';
 
 const quick = process.argv.includes('--quick');
@@ -119,6 +120,23 @@ for (const r of [limits, limits2x]) {
   );
 }
 
+// 6c. Many processes sharing one set of limits through duta/redis, on a private redis-server.
+const fleet = await measureFleet({ startMockLlm }, quick ? { seconds: 1.5, mockSeconds: 15 } : { seconds: 3, mockSeconds: 65 });
+if (fleet !== undefined) {
+  for (const [name, r] of Object.entries(fleet.rows)) {
+    log(
+      `fleet ${name}: ${fmt(r.perSecond)} tasks/s, ${fmt(r.tripsPerTask, 3)} round trips/task, ` +
+        `${fmt(r.cpuPerTaskUs, 1)} µs Redis CPU/task, ${fmt(r.commandsPerTask, 1)} Redis commands/task`,
+    );
+  }
+  for (const [name, r] of Object.entries(fleet.mock.runs)) {
+    log(
+      `fleet vs mock LLM, ${name}: ${r.tooMany} 429s, ${fmt(r.requestShare * 100, 1)} % of the request limit, ` +
+        `mean ${fmt(r.meanInFlight, 2)} in flight (peak ${r.peakConcurrent}) over ${fmt(r.elapsed, 1)} s`,
+    );
+  }
+}
+
 // 7. Size.
 const size = await sizes();
 log(`size (min+gz): ${Object.entries(size).map(([name, bytes]) => `${name} ${fmt(bytes)} B`).join(', ')}`);
@@ -142,6 +160,7 @@ const targets = [
   ['token throughput shortfall, estimates 2x too high', 1 - limits2x.tokenShare, 0.1],
   ['size of the main entry, min+gz (KB)', size.duta / 1024, 12],
   ...lazyTargets(lazy),
+  ...(fleet === undefined ? [] : fleetTargets(fleet)),
 ];
 log('\ntargets:');
 for (const [what, value, target] of targets) {
@@ -157,11 +176,26 @@ if (write) {
   const load = `load average ${loadAtStart.toFixed(2)} at the start and ${loadAtEnd.toFixed(2)} at the end${loaded ? ' — **a loaded machine: every figure below is noisier than on an idle one**' : ''}`;
   const machine = `${cores} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}, ${process.platform}; ${load}`;
   writeFileSync(join(here, 'chart.svg'), chart(overhead, memory));
-  writeFileSync(join(here, '..', 'BENCHMARKS.md'), report({ machine, overhead, featureCosts, lazy, memory, memoryN, makespan, idealMakespan, late, size, targets, goodput, limits, limits2x }));
+  writeFileSync(join(here, '..', 'BENCHMARKS.md'), report({ machine, overhead, featureCosts, lazy, memory, memoryN, makespan, idealMakespan, late, size, targets, goodput, limits, limits2x, fleet }));
   log('\nwrote BENCHMARKS.md and bench/chart.svg');
 }
 
-function report({ machine, overhead, featureCosts, lazy, memory, memoryN, makespan, idealMakespan, late, size, targets, goodput, limits, limits2x }) {
+/** The fleet's targets: 10× bottleneck's throughput, at most 3 round trips a task, a tenth of its Redis CPU; against the mock, no 429 and 95 % of the limit. */
+function fleetTargets({ rows, mock }) {
+  const one = rows['duta, 1 process'];
+  const four = rows['duta, 4 processes'];
+  const told = mock.runs['one coordinator'];
+  return [
+    ["fleet: bottleneck's tasks/s over duta's, 1 process", rows['bottleneck, 1 process'].perSecond / one.perSecond, 0.1],
+    ["fleet: bottleneck's tasks/s over duta's, 4 processes", rows['bottleneck, 4 processes'].perSecond / four.perSecond, 0.1],
+    ['fleet: Redis round trips per task, 4 processes', four.tripsPerTask, 3],
+    ["fleet: Redis CPU per task over bottleneck's, 4 processes", four.cpuPerTaskUs / rows['bottleneck, 4 processes'].cpuPerTaskUs, 0.1],
+    ['fleet vs mock LLM: 429s with one coordinator', told.tooMany, 0],
+    ['fleet vs mock LLM: request-limit shortfall with one coordinator', 1 - told.requestShare, 0.05],
+  ];
+}
+
+function report({ machine, overhead, featureCosts, lazy, memory, memoryN, makespan, idealMakespan, late, size, targets, goodput, limits, limits2x, fleet }) {
   const names = Object.keys(overhead);
   const columns = Object.keys(overhead['p-limit']);
   const rows = names.map(
@@ -276,5 +310,43 @@ so a minute takes ${fmt(60 / limits.scale, 0)} s.
 
 The token limit binds here. A bucket refills at limit / (60 s + \`burstMs\`), so no minute ever holds more than
 the limit; over ${limits.windows} minutes that leaves at most ${fmt((1 - (1_000 + limits.windows * 60_000) / (limits.windows * 61_000)) * 100, 1)} % of it unused.
+${fleet === undefined ? '\n## Many processes (duta/redis)\n\nNot measured: redis-server was not on PATH.\n' : fleetReport(fleet)}`;
+}
+
+function fleetReport({ redisVersion, seconds, mockSeconds, rows, mock }) {
+  const { limits, runs } = mock;
+  return `
+## Many processes (duta/redis)
+
+Dispatchers in separate processes (\`bench/fleet-child.mjs\`), sharing their limits through one \`redisCoordinator\` on a
+private loopback redis-server ${redisVersion} started by the benchmark (\`bench/fleet.mjs\`), against bottleneck 2.19.5's
+clustering (\`datastore: 'ioredis'\`, \`clearDatastore: true\`) on the same server in the same run. Each process runs
+trivial tasks, 64 at once, for ${seconds} s; duta's are told a fleet cap and request and token rate limits that never
+bind, so every admission makes the whole decision. Round trips are counted at the clients (a script call is one;
+for bottleneck, every command its ioredis client sends); the server's CPU time is \`INFO cpu\`'s user + system, and its
+commands \`INFO commandstats\` (commands a script runs included), between the start and the last process's end.
+
+| fleet | tasks/s | Redis round trips/task | Redis CPU/task | Redis commands/task |
+|---|---:|---:|---:|---:|
+${Object.entries(rows)
+  .map(([name, r]) => `| ${name} | ${fmt(r.perSecond)} | ${fmt(r.tripsPerTask, 3)} | ${fmt(r.cpuPerTaskUs, 1)} µs | ${fmt(r.commandsPerTask, 1)} |`)
+  .join('\n')}
+
+duta admits a batch of queued tasks in one script call, carrying the releases of the attempts that ended since the
+last one, so round trips per task fall as load rises; bottleneck makes several calls for each job.
+
+**Against the mock LLM server.** Four processes, each with its own dispatcher, start chat requests for ${mockSeconds} s (then finish
+those queued) against one mock server that allows ${limits.requestsPerMinute} requests a minute (a sliding window) and ${limits.maxConcurrent} in flight, answering in 200–400 ms;
+429s are retried after their Retry-After. Each process is told those limits (\`rateLimit.requestsPerMinute\`, \`maxWorkers\`);
+with one coordinator (its \`maxWorkers: ${limits.maxConcurrent}\`) they are the fleet's, without one each process's own.
+
+| fleet | 429s | requests served | share of the request limit | mean in flight (peak) |
+|---|---:|---:|---:|---:|
+${Object.entries(runs)
+  .map(([name, r]) => `| ${name} | ${r.tooMany} | ${r.served} | ${fmt(r.requestShare * 100, 1)} % | ${fmt(r.meanInFlight, 2)} (${r.peakConcurrent}) |`)
+  .join('\n')}
+
+The share is served requests over the limit's rate for the run's length; a run shorter than the server's one-minute
+window can go past 100 % without a 429, so the contrast is in the 429s.
 `;
 }
