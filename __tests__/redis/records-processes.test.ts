@@ -211,7 +211,7 @@ describeRedis('task records across processes', () => {
   }
 
   for (const [ownerFamily, readerFamily] of PAIRS) {
-    describe(`submitted on an ${ownerFamily} instance, read on a ${readerFamily} one`, () => {
+    describe(`submitted through ${ownerFamily}, read through ${readerFamily}`, () => {
       /** The owner (`a`) submits; the reader (`b`) looks up and waits. */
       let a: Instance;
       let b: Instance;
