@@ -56,6 +56,10 @@ export class RedisLink {
   readonly timeoutMs: number;
   readonly #send: (script: LuaScript, byHash: boolean, keys: string[], args: string[]) => Promise<unknown>;
   #roundTrips = 0;
+  /** Scripts this link has run: Redis had them cached then (until a restart or a flush). */
+  readonly #known = new Set<string>();
+  /** The first call of a script not known yet, which the calls made meanwhile wait for. */
+  readonly #first = new Map<string, Promise<unknown>>();
 
   constructor(client: RedisClientLike, options: RedisLinkOptions = {}) {
     const duck = client as Partial<IoRedisLike & NodeRedisLike & { isOpen: boolean }> | null;
@@ -108,7 +112,12 @@ export class RedisLink {
         this.#roundTrips++;
         return this.#send(script, byHash, keys, args);
       };
-      send(true)
+      // Until a script is known to be cached, one call finds out (loading it if need be) and the calls
+      // made meanwhile wait for it: a burst of first calls costs one NOSCRIPT, not one each.
+      const pioneer = this.#first.get(script.sha1);
+      const start = this.#known.has(script.sha1) || pioneer === undefined ? Promise.resolve() : pioneer.then(noop, noop);
+      const call = start
+        .then(() => send(true))
         .catch((error: unknown) => {
           // The script cache is empty after a restart: EVAL runs the source and caches it again. Not
           // once the call is over, though: the caller has been told it failed, so nothing new is sent.
@@ -116,22 +125,29 @@ export class RedisLink {
             throw error;
           }
           return send(false);
-        })
-        .then(
-          (reply) => {
-            if (settle()) {
-              resolve(reply);
-            }
-          },
-          (error: unknown) => {
-            if (settle()) {
-              reject(failure(script.name, error));
-            }
-          },
-        );
+        });
+      if (!this.#known.has(script.sha1) && pioneer === undefined) {
+        const first = call.then(() => void this.#known.add(script.sha1));
+        this.#first.set(script.sha1, first);
+        first.then(noop, noop).finally(() => this.#first.delete(script.sha1));
+      }
+      call.then(
+        (reply) => {
+          if (settle()) {
+            resolve(reply);
+          }
+        },
+        (error: unknown) => {
+          if (settle()) {
+            reject(failure(script.name, error));
+          }
+        },
+      );
     });
   }
 }
+
+const noop = (): void => {};
 
 /** The typed error for what a client threw. */
 function failure(script: string, error: unknown): Error {

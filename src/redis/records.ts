@@ -2,6 +2,7 @@ import { setTimer, type Timer } from '../clock.js';
 import type { FleetRecords, UnfinishedTask } from '../admission/coordinator.js';
 import type { Job } from '../core/job.js';
 import { type DispatchResult, failure, messageOf, success } from '../result.js';
+import { RedisUnavailableError } from './errors.js';
 import type { FleetStore } from './store.js';
 import type { RecordOp, TaskRecord } from './types.js';
 
@@ -79,10 +80,23 @@ export class TaskRecords implements FleetRecords {
   }
 
   async waitFor(id: string): Promise<DispatchResult | undefined> {
-    const found = await this.lookup(id);
+    let found: DispatchResult | UnfinishedTask | undefined;
+    try {
+      found = await this.lookup(id);
+    } catch (error) {
+      // Redis out of reach: the wait starts anyway, and learns where the task is once Redis is back.
+      if (!(error instanceof RedisUnavailableError)) {
+        throw error;
+      }
+      return this.#watch(id);
+    }
     if (found === undefined || 'success' in found) {
       return found;
     }
+    return this.#watch(id);
+  }
+
+  #watch(id: string): Promise<DispatchResult | undefined> {
     return new Promise((resolve) => {
       const waiters = this.#watched.get(id);
       if (waiters === undefined) {

@@ -56,6 +56,9 @@ local function num()
 end
 
 local leaseMs, maxWorkers = num(), num()
+-- Leases end on whole milliseconds: a sorted set small enough for Redis's compact encoding re-reads its
+-- scores on each insert, and whole numbers are read back several times faster than fractions.
+local leaseEnds = math.ceil(now + leaseMs)
 local caps = { num(), num(), num() }
 local budgetTtlMs = num()
 local instance, resultTtlMs = arg(), num()
@@ -151,7 +154,7 @@ call_sliced('ZREM', leasesKey, removed)
 leases_reclaim(leasesKey, now)
 
 -- 3. The caller is alive for another lease; then its records.
-instance_touch(instancesKey, instance, now + leaseMs, now)
+instance_touch(instancesKey, instance, leaseEnds, now)
 local recorded, refusedRecord = {}, {}
 for r = 1, num() do
   local op, key = arg(), KEYS[num()]
@@ -171,9 +174,10 @@ for r = 1, num() do
     end
   else
     local status, result = arg(), arg()
-    local owner = redis.call('HGET', key, 'o')
-    -- Written when this instance owns it, or nobody does any more (it expired while Redis was away).
-    if owner == instance or owner == false then
+    local current = redis.call('HMGET', key, 's', 'o')
+    -- Written when this instance owns it, or nobody does any more (it expired while Redis was away); not
+    -- over a record another instance found lost: whoever waited was told so, and it stays so.
+    if (current[2] == instance and current[1] ~= 'lost') or current[2] == false then
       redis.call('HSET', key, 's', status, 'o', instance, 'r', result)
       redis.call('PEXPIRE', key, math.ceil(resultTtlMs))
     end
@@ -224,8 +228,8 @@ for c, candidate in ipairs(candidates) do
     elseif held >= maxWorkers then
       -- The soonest end among the leases held before this call and the ones it grants (not written yet).
       local soonest = tonumber(redis.call('ZRANGE', leasesKey, 0, 0, 'WITHSCORES')[2])
-      if #leased > 0 and (soonest == nil or now + leaseMs < soonest) then
-        soonest = now + leaseMs
+      if #leased > 0 and (soonest == nil or leaseEnds < soonest) then
+        soonest = leaseEnds
       end
       stop, stopWait = 'slots', math.max(0, soonest - now)
     else
@@ -253,7 +257,7 @@ for c, candidate in ipairs(candidates) do
           budget[2] = budget[2] + 1
           budget[3] = budget[3] + candidate.spend
           changed = true
-          table.insert(leased, now + leaseMs)
+          table.insert(leased, leaseEnds)
           table.insert(leased, candidate.lease)
           held = held + 1
           admitted[c] = '1'

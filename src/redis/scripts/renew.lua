@@ -16,7 +16,8 @@
 
 local leasesKey = KEYS[1]
 local now = now_ms()
-local ends = now + decode(ARGV[1])
+-- On whole milliseconds, as admit grants them.
+local ends = math.ceil(now + decode(ARGV[1]))
 
 instance_touch(KEYS[2], ARGV[2], ends, now)
 leases_reclaim(leasesKey, now)
