@@ -90,6 +90,7 @@ describeRedis('a fleet on Redis Cluster', () => {
       expect(await store.pause(1_000)).toBe(1_000);
       expect((await store.status()).leases).toBe(2);
       const keys = await admin.keys(`${store.keys.tag.replace(/[[\]*?\\]/g, '\\$&')}*`);
+      // The waiters key is written only when someone waits for a fleet slot.
       expect(keys.length).toBe(4);
       const slots = new Set(await Promise.all(keys.map((key) => admin.call('CLUSTER', 'KEYSLOT', key))));
       expect(slots.size).toBe(1);

@@ -45,6 +45,27 @@ describeRedis('redisCoordinator in one process', () => {
     }, 20_000);
   }
 
+  test('at a full fleet, a dispatcher that waits gets its turns: the one with a backlog does not keep every slot', async () => {
+    const name = nextName();
+    const connections = await Promise.all([0, 1].map(() => ioredis.connect(redis.server.port)));
+    open.push(...connections);
+    const [a, b] = connections.map((c) => new Dispatcher({ maxWorkers: 4, coordinator: redisCoordinator({ client: c.client, name, maxWorkers: 2 }) })) as [Dispatcher, Dispatcher];
+    const starts: string[] = [];
+    const func = async (ctx: TaskContext) => {
+      starts.push(ctx.taskId);
+      await new Promise((resolve) => setTimeout(resolve, 40));
+    };
+    // A's backlog alone would hold both fleet slots for 30 × 40 / 2 = 600 ms.
+    const backlog = a.dispatch(Array.from({ length: 30 }, (_, i) => ({ id: `a${i}`, func })));
+    await until(() => starts.length >= 2);
+    const later = b.dispatch(Array.from({ length: 4 }, (_, i) => ({ id: `b${i}`, func })));
+    await Promise.all([backlog, later]);
+    // B's four started while A still had most of its backlog to go.
+    const lastOfB = Math.max(...['b0', 'b1', 'b2', 'b3'].map((id) => starts.indexOf(id)));
+    expect(lastOfB).toBeGreaterThan(0);
+    expect(starts.slice(lastOfB + 1).filter((id) => id.startsWith('a')).length).toBeGreaterThanOrEqual(10);
+  }, 20_000);
+
   test('a 429 with a Retry-After on one dispatcher stops starts on the others until it ends', async () => {
     const name = nextName();
     const connections = await Promise.all([0, 1].map(() => ioredis.connect(redis.server.port)));

@@ -322,7 +322,7 @@ describeRedis('FleetStore', () => {
       // Three keys, each with a TTL; the state hash holds the budget's 3 counts and 2 fields per bucket.
       const keys = await keysOf(instances[0]!);
       const { tag } = instances[0]!.keys;
-      expect([...keys.keys()].sort()).toEqual([`${tag}:instances`, `${tag}:leases`, `${tag}:pause`, `${tag}:state`]);
+      expect([...keys.keys()].sort()).toEqual([`${tag}:instances`, `${tag}:leases`, `${tag}:pause`, `${tag}:state`, `${tag}:waiters`]);
       for (const [key, ttl] of keys) {
         expect([key, ttl > 0]).toEqual([key, true]);
       }

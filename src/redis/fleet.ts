@@ -13,7 +13,8 @@ export type { Unavailable } from './line.js';
 
 /** The first wait before asking again for a fleet slot held elsewhere; it doubles up to `SLOT_POLL_MAX_MS`. */
 const SLOT_POLL_MS = 20;
-const SLOT_POLL_MAX_MS = 1_000;
+// Not much longer: a slot kept for a waiting instance stays free until it asks.
+const SLOT_POLL_MAX_MS = 250;
 
 /**
  * A dispatcher's admission when it shares its limits through Redis. Each ask sends, in one script call

@@ -1,5 +1,5 @@
 /**
- * Every Redis key a fleet writes, named in this one place: four per fleet, however many instances,
+ * Every Redis key a fleet writes, named in this one place: five per fleet, however many instances,
  * keys or buckets, and one per submitted task, expiring (see `scripts/*.lua` for what each holds). Each starts with the hash tag
  * `{duta:<name>}`: Redis Cluster places a key by the text between its first `{` and the next `}`, and
  * since every key of a fleet begins with the same tag, they all land in one slot, which a script's keys
@@ -25,6 +25,8 @@ export class FleetKeys {
   readonly state: string;
   /** ZSET of live instances: instance id → the Redis time (ms) its liveness ends, pushed on by each of its calls. */
   readonly instances: string;
+  /** HASH of the instances waiting for a fleet slot: instance id → "since:last" (Redis ms), for fair turns. */
+  readonly waiters: string;
 
   constructor(name: string) {
     this.tag = `{duta:${name}}`;
@@ -32,6 +34,7 @@ export class FleetKeys {
     this.pause = `${this.tag}:pause`;
     this.state = `${this.tag}:state`;
     this.instances = `${this.tag}:instances`;
+    this.waiters = `${this.tag}:waiters`;
   }
 
   /** HASH of one submitted task's record (see `scripts/lib/records.lua`), expiring when it is no longer of use. */

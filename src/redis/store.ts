@@ -131,7 +131,7 @@ export class FleetStore {
    * given, each all or nothing. See `scripts/admit.lua` for the rules of the walk.
    */
   async admit(releases: readonly Release[], candidates: readonly Candidate[], records: readonly RecordOp[] = []): Promise<Admission> {
-    const keys = [this.keys.leases, this.keys.pause, this.keys.state, this.keys.instances];
+    const keys = [this.keys.leases, this.keys.pause, this.keys.state, this.keys.instances, this.keys.waiters];
     // Each record's key once in KEYS, named by its index there.
     const keyIndex = new Map<string, number>();
     const indexOf = (id: string): string => {

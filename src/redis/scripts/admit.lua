@@ -20,7 +20,8 @@
 -- KEYS[2]  pause      STRING  end of the fleet pause (Redis ms), expiring then
 -- KEYS[3]  state      HASH    the budget's counts and the buckets' levels (see lib/state.lua)
 -- KEYS[4]  instances  ZSET    instance id -> end of its liveness (Redis ms)
--- KEYS[5..] the task records the call writes or its candidates stand for
+-- KEYS[5]  waiters    HASH    instance id -> "since:last" (see lib/leases.lua): fair turns at a full fleet
+-- KEYS[6..] the task records the call writes or its candidates stand for
 -- ARGV, in order:
 --   leaseMs, maxWorkers ('inf' for no cap), the budget caps: tokens, requests, spend ('inf' for none),
 --   budgetTtlMs;
@@ -43,7 +44,7 @@
 -- @include lib/leases.lua
 -- @include lib/records.lua
 
-local leasesKey, pauseKey, stateKey, instancesKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local leasesKey, pauseKey, stateKey, instancesKey, waitersKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now = now_ms()
 
 local argi = 0
@@ -208,6 +209,12 @@ local function own_record(key)
   return owner == instance
 end
 local admitted, leased = {}, {}
+-- At a fleet cap, the instances waiting ahead of the caller each have a free slot kept for them.
+local waiting = {}
+if maxWorkers ~= math.huge then
+  waiting = waiters_read(waitersKey, now)
+end
+local ahead = waiters_ahead(waiting, instance)
 local stop, stopWait = '', 0
 local skipWait = math.huge
 local skipped = {}
@@ -225,7 +232,7 @@ for c, candidate in ipairs(candidates) do
       stop, stopWait = 'pause', pauseLeft
     elseif exhausted() then
       stop, stopWait = 'budget', math.huge
-    elseif held >= maxWorkers then
+    elseif held + ahead >= maxWorkers then
       -- The soonest end among the leases held before this call and the ones it grants (not written yet).
       local soonest = tonumber(redis.call('ZRANGE', leasesKey, 0, 0, 'WITHSCORES')[2])
       if #leased > 0 and (soonest == nil or leaseEnds < soonest) then
@@ -282,6 +289,18 @@ elseif stop ~= '' then
   retry = stopWait
 elseif skipWait < math.huge then
   retry = skipWait
+end
+
+-- The caller waits for a slot (at the back of the line when it was admitted some now), or no longer.
+if stop == 'slots' then
+  local since = waiting[instance]
+  if since == nil or #leased > 0 then
+    since = now
+  end
+  redis.call('HSET', waitersKey, instance, encode(since) .. ':' .. encode(now))
+  redis.call('PEXPIRE', waitersKey, 2 * WAIT_STALE_MS)
+elseif waiting[instance] ~= nil then
+  redis.call('HDEL', waitersKey, instance)
 end
 
 -- Writes, each with its TTL.

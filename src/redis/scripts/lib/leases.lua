@@ -27,3 +27,39 @@ local function leases_expire(key, now)
     redis.call('PEXPIRE', key, math.max(1, math.ceil(tonumber(last[2]) - now)) + MARGIN_MS)
   end
 end
+
+-- Waiters: the instances refused a fleet slot lately, each with when it began to wait and when it last
+-- asked ("since:last" in a HASH). While some wait, a slot that frees goes to them in turn: an instance
+-- takes one only if there are more free slots than instances waiting ahead of it, and one admitted
+-- while it still has work refused goes to the back. A waiter that has not asked for WAIT_STALE_MS has
+-- stopped waiting (it left, or its work ended) and is dropped.
+local WAIT_STALE_MS = 3000
+
+-- The live waiters: instance -> since.
+local function waiters_read(key, now)
+  local flat = redis.call('HGETALL', key)
+  local waiting, stale = {}, {}
+  for i = 1, #flat, 2 do
+    local since, last = string.match(flat[i + 1], '^([^:]+):(.+)$')
+    if tonumber(last) < now - WAIT_STALE_MS then
+      table.insert(stale, flat[i])
+    else
+      waiting[flat[i]] = tonumber(since)
+    end
+  end
+  if #stale > 0 then
+    redis.call('HDEL', key, unpack(stale))
+  end
+  return waiting
+end
+
+-- How many live waiters other than `instance` are ahead of it: all of them when it does not wait.
+local function waiters_ahead(waiting, instance)
+  local mine, ahead = waiting[instance], 0
+  for other, since in pairs(waiting) do
+    if other ~= instance and (mine == nil or since < mine) then
+      ahead = ahead + 1
+    end
+  end
+  return ahead
+end
