@@ -1,3 +1,4 @@
+import type { Gate } from './core/gate.js';
 import { type Job, type JobOwner, SETTLED } from './core/job.js';
 import { type DispatchResult, withIndex } from './result.js';
 
@@ -29,6 +30,8 @@ export interface BatchSource {
  */
 export abstract class Batch implements JobOwner {
   running = 0;
+  /** The gate of the call's async context, set as the batch is accepted. */
+  gate!: Gate;
   /** Jobs accepted and not yet settled. */
   remaining = 0;
   /** Tasks accepted so far. */

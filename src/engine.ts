@@ -103,7 +103,7 @@ export class Engine {
   /** Reads the batch's tasks from an iterable as slots free, to run in the caller's async context. */
   feed(source: Iterable<unknown> | AsyncIterable<unknown>, batch: Batch): void {
     this.#open();
-    const gate = new Gate(this.scheduler.hops);
+    const gate = (batch.gate = new Gate(this.scheduler.hops));
     const { scheduler, registry } = this;
     this.#feeding.add(batch);
     batch.onEnd = chain(batch.onEnd, () => this.#feeding.delete(batch));

@@ -9,6 +9,9 @@ import { ResultStore } from './result-store.js';
 import { checkTask, costOf, isTask, noArgs, track } from './task.js';
 import type { TaskLike } from './types.js';
 
+/** Asks for a gate of the job's own, made where the call is. */
+const CAPTURE = Symbol('capture');
+
 const repeated = (id: string, first: number, again: number): TaskIdError =>
   new TaskIdError(id, `is repeated in the batch (tasks[${first}] and tasks[${again}])`);
 
@@ -23,8 +26,6 @@ export class Registry {
   /** Batches with unfinished jobs. */
   readonly #batches = new Set<Batch>();
   readonly store: ResultStore;
-  /** The async context the dispatcher was made in: submitted tasks run in it unless they capture their own. */
-  readonly #home: Gate;
 
   constructor(
     maxResults: number,
@@ -34,7 +35,7 @@ export class Registry {
     readonly hops: Hops,
   ) {
     this.store = new ResultStore(maxResults, (id) => this.find(id) !== undefined);
-    this.#home = new Gate(hops);
+
   }
 
   /** The unfinished job with this id, wherever it was accepted. */
@@ -69,7 +70,7 @@ export class Registry {
    * caller's when `capture` (a gate of its own, armed again only if the task may retry).
    */
   acceptOne(input: unknown, capture: boolean): Job {
-    const job = this.#make(input, undefined, null, capture ? null : this.#home);
+    const job = this.#make(input, undefined, null, capture ? CAPTURE : null);
     this.#live.set(job.id, job);
     this.#enter(job);
     return job;
@@ -92,6 +93,9 @@ export class Registry {
 
   /** Validates the inputs and makes their jobs; all or nothing: one bad task and none is accepted. */
   accept(inputs: readonly unknown[], gate: Gate, batch: Batch | null): Job[] {
+    if (batch !== null) {
+      batch.gate = gate;
+    }
     const jobs: Job[] = [];
     // A batch's ids stay in its map; a `dispatchNowait` call's need one only to catch repeats.
     const ids = batch?.ids ?? (inputs.length > 1 ? new Map<string, Job>() : undefined);
@@ -121,7 +125,7 @@ export class Registry {
   }
 
   /** Checks a task and makes its job; its id must not be in use by an unfinished task. */
-  #make(input: unknown, at: number | undefined, batch: Batch | null, gate: Gate | null): Job {
+  #make(input: unknown, at: number | undefined, batch: Batch | null, gate: Gate | typeof CAPTURE | null): Job {
     checkTask(input, at);
     if (this.find(input.id) !== undefined) {
       throw new TaskIdError(input.id, 'is already pending or running');
@@ -131,8 +135,9 @@ export class Registry {
 
   /** A job is accepted: its task says so, and a resubmitted id's old result is gone until the new one comes. */
   #enter(job: Job): void {
-    if (job.task !== null) {
-      track(job.task, 'pending');
+    const task = job.notes?.task;
+    if (task !== undefined && task !== null) {
+      track(task, 'pending');
     }
     this.store.forget(job.id);
   }
@@ -151,12 +156,13 @@ export class Registry {
       this.#live.delete(job.id);
     }
     this.store.add(result);
-    if (job.task !== null) {
-      track(job.task, result);
+    const task = job.notes?.task;
+    if (task !== undefined && task !== null) {
+      track(task, result);
     }
   }
 
-  #jobOf(input: TaskLike, at: number | undefined, owner: JobOwner | null, gate: Gate | null, index: number): Job {
+  #jobOf(input: TaskLike, at: number | undefined, owner: JobOwner | null, gate: Gate | typeof CAPTURE | null, index: number): Job {
     const { timeoutMs, totalTimeoutMs, retry } = input;
     const shared = this.settings;
     // A task that overrides nothing shares the dispatcher's settings object.
@@ -169,18 +175,15 @@ export class Registry {
             retry: retry === undefined ? shared.retry : resolveRetry(`${at === undefined ? 'task' : `tasks[${at}]`}.retry`, retry, shared.retry),
             timeouts: timeoutMs === undefined ? shared.timeouts : this.timeouts.listFor(timeoutMs),
           };
-    return new Job(
-      input.id,
-      input.func,
-      input.args ?? noArgs,
-      input.priority ?? 0,
-      input.key ?? '',
-      costOf(input, at),
-      settings,
-      isTask(input) ? input : null,
-      owner,
-      index,
-      gate ?? new Gate(this.hops, settings.retry.retries > 0),
-    );
+    const job = new Job(input.id, input.func, input.args ?? noArgs, input.priority ?? 0, input.key ?? '', costOf(input, at), settings, owner, index);
+    if (isTask(input)) {
+      job.note().task = input;
+    }
+    // A batch's jobs run in its gate; a job outside one in the call's gate, a gate of its own (a submit
+    // that captures its caller's context, armed again only if it may retry), or the dispatcher's.
+    if (owner === null && gate !== null) {
+      job.note().gate = gate === CAPTURE ? new Gate(this.hops, settings.retry.retries > 0) : gate;
+    }
+    return job;
   }
 }

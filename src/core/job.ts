@@ -19,6 +19,8 @@ export type JobState = typeof QUEUED | typeof RUNNING | typeof SETTLED | typeof 
 export interface JobOwner {
   /** Attempts of the batch running now. */
   running: number;
+  /** Runs the batch's functions in the async context of its call. */
+  readonly gate: Gate;
   settle(job: Job, result: DispatchResult): void;
 }
 
@@ -44,20 +46,30 @@ export class JobNotes {
   errors: string[] | null = null;
   /** The usage its last attempt reported. */
   usage: Usage | undefined = undefined;
-  /** When it was last queued, if a `start` listener wanted to know. */
-  queuedAt = -Infinity;
+  /** When it was last queued (from `now()`), if a `start` listener wanted to know. */
+  queuedAt: number | null = null;
   /** What the admission that let the current attempt start holds for it (a fleet lease). */
   ticket: unknown = null;
   /** Removes the listener on the task's own `signal`, when it has one. */
   unlink: (() => void) | null = null;
+  /** While waiting to retry, or queued again with a total timeout: the timer that moves it on. */
+  timer: Timer = undefined;
+  /** The `Task` it was given as, whose progress fields it keeps up to date. */
+  task: Task | null = null;
+  /** For a job outside a batch whose function runs in an async context of its own (see `Gate`). */
+  gate: Gate | null = null;
 }
 
 let sequence = 0;
 
 /**
  * The dispatcher's private record of one accepted task. Every field is set in the constructor, with
- * its final kind of value, so all jobs share one shape; fields that only some features need start
- * as null and stay so when the feature is off.
+ * its final kind of value, so all jobs share one shape; what only some features need lives in `notes`,
+ * made on first use.
+ *
+ * Every field is paid for by every queued job, and a big batch of jobs is what the garbage collector
+ * copies while they wait: the gate, the `Task`, the retry timer and the rest of what few jobs use are in
+ * the notes, so a job is 17 fields (about 80 bytes).
  */
 export class Job {
   /** Acceptance order, which a retry keeps when it is queued again. */
@@ -75,8 +87,6 @@ export class Job {
   next: Job | null = null;
   /** While running: the slot running it, which can end it early. */
   runner: Runner | null = null;
-  /** While waiting to retry, or queued again with a total timeout: the timer that moves it on. */
-  timer: Timer = undefined;
   /** Resolvers of `waitFor` promises: none, one, or several. */
   waiters: Waiter | Waiter[] | null = null;
   /** What only some jobs need, made on first use (`note()`), so the common job stays small. */
@@ -93,12 +103,9 @@ export class Job {
     readonly cost: number,
     /** The dispatcher's shared settings, or this task's copy with its overrides. */
     readonly settings: JobSettings,
-    readonly task: Task | null,
     readonly owner: JobOwner | null,
     /** Its index in its batch; 0 for a submitted task. */
     readonly index: number,
-    /** Runs the function in the async context the task should run in. */
-    readonly gate: Gate,
   ) {}
 
   note(): JobNotes {
@@ -108,6 +115,11 @@ export class Job {
   /** When it was last queued, if a `start` listener wanted to know (see `EventSubject`). */
   get queuedAt(): number {
     return this.notes?.queuedAt ?? -Infinity;
+  }
+
+  /** The `Task` it was given as, if it was. */
+  get task(): Task | null {
+    return this.notes?.task ?? null;
   }
 
   /** The usage its last attempt reported. */

@@ -107,7 +107,7 @@ export class Outcomes {
     }
     job.state = WAITING;
     host.wait(job);
-    job.timer = setTimer(delayMs, this.#requeue, job);
+    job.note().timer = setTimer(delayMs, this.#requeue, job);
     this.retries++;
     host.events.emit('retry', { taskId: job.id, attempt: job.attempts, delayMs, error }, job);
   }
@@ -115,7 +115,7 @@ export class Outcomes {
   readonly #requeue = (job: Job): void => {
     this.host.back(job);
     // The total timeout goes on counting while it waits for a slot, or out a pause.
-    job.timer = setTimer((job.startedAt as number) + job.settings.totalTimeoutMs - now(), this.#totalOver, job);
+    job.note().timer = setTimer((job.startedAt as number) + job.settings.totalTimeoutMs - now(), this.#totalOver, job);
   };
 
   /** A retry waiting in the queue ran out of total time: it ends as timed out without starting again. */

@@ -7,7 +7,7 @@ import type { AdaptivePolicy, Aimd } from '../policies/adaptive.js';
 import type { Usage } from '../policies/budget.js';
 import type { DispatchResult } from '../result.js';
 import { Cap } from './cap.js';
-import { Hops } from './gate.js';
+import { Gate, Hops } from './gate.js';
 import { type Job, QUEUED, RUNNING, WAITING } from './job.js';
 import { Outcomes } from './outcome.js';
 import { KeyedQueue } from './queue/keyed-queue.js';
@@ -50,6 +50,8 @@ export class Scheduler implements SlotHost {
   readonly outcomes: Outcomes;
   /** Functions waiting to run in their tasks' async contexts, in start order. */
   readonly hops = new Hops();
+  /** The async context the dispatcher was made in: submitted tasks run in it unless they capture their own. */
+  readonly home = new Gate(this.hops);
   readonly timeLeft: (() => number) | null;
   readonly events: Emitter;
   readonly random: () => number;
@@ -173,8 +175,11 @@ export class Scheduler implements SlotHost {
     } else {
       return;
     }
-    clearTimeout(job.timer);
-    job.timer = undefined;
+    const notes = job.notes;
+    if (notes !== null && notes.timer !== undefined) {
+      clearTimeout(notes.timer);
+      notes.timer = undefined;
+    }
     this.outcomes.record(job, status, reason, error);
     this.#checkEmpty();
     this.onShrink?.();
@@ -204,10 +209,11 @@ export class Scheduler implements SlotHost {
       next.then(this.#answered, this.#answered);
       return undefined;
     }
-    if (next.timer !== undefined) {
+    const notes = next.notes;
+    if (notes !== null && notes.timer !== undefined) {
       // A retry queued again with a total timeout running.
-      clearTimeout(next.timer);
-      next.timer = undefined;
+      clearTimeout(notes.timer);
+      notes.timer = undefined;
     }
     this.#queued--;
     this.#running++;

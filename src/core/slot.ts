@@ -19,6 +19,8 @@ export interface Ending {
 /** What a slot needs from the scheduler that granted it. */
 export interface SlotHost {
   readonly hops: Hops;
+  /** The gate of the dispatcher's own async context. */
+  readonly home: Gate;
   readonly abortGraceMs: number;
   /** Slots held now. */
   readonly running: number;
@@ -38,6 +40,9 @@ export interface SlotHost {
   /** A slot found nothing to start and goes back to p-limit. */
   leave(): void;
 }
+
+/** The gate of the async context a job's function runs in: its batch's, its own, or the dispatcher's. */
+const gateOf = (job: Job, host: SlotHost): Gate => job.owner?.gate ?? job.notes?.gate ?? host.home;
 
 /** Which limit an attempt's timer stands for: its own `timeoutMs`, what is left of `totalTimeoutMs`, or the deadline. */
 const OWN = 0;
@@ -165,8 +170,9 @@ export class Slot implements Runner, Expiring, Hopper {
     if (job.owner !== null) {
       job.owner.running++;
     }
-    if (job.task !== null) {
-      track(job.task, 'running');
+    const task = job.notes?.task;
+    if (task !== undefined && task !== null) {
+      track(task, 'running');
     }
     const start = now();
     if (job.startedAt === null) {
@@ -176,7 +182,7 @@ export class Slot implements Runner, Expiring, Hopper {
     // The function runs in the async context it should run in: directly when this slot is already in
     // it and no function started before it still waits for its gate (start order holds), else through
     // the job's gate.
-    const { gate } = job;
+    const gate = gateOf(job, host);
     const { hops } = host;
     if (gate === this.#context && hops.empty) {
       return this.#invoke(job, attempt);
@@ -219,7 +225,7 @@ export class Slot implements Runner, Expiring, Hopper {
     if (job === null) {
       return;
     }
-    this.#context = job.gate;
+    this.#context = gateOf(job, this.host);
     if (!this.#current(job)) {
       // Timed out or cancelled before its function ran: there is nothing to wait for.
       this.#free(job);
@@ -256,7 +262,7 @@ export class Slot implements Runner, Expiring, Hopper {
     // An abandoned slot's late outcome is dropped: the job's outcome was settled at its abort.
     if (job !== null) {
       // Handlers run in the context they were attached in: the job's gate's.
-      this.#context = job.gate;
+      this.#context = gateOf(job, this.host);
       this.#end(job, status, outcome);
       this.next();
     }
