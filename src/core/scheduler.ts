@@ -13,7 +13,7 @@ import { Outcomes } from './outcome.js';
 import { KeyedQueue } from './queue/keyed-queue.js';
 import { type Ending, Slot, type SlotHost } from './slot.js';
 import type { Attempt } from './attempt.js';
-import { Timeouts } from './timeouts.js';
+import { type TimeoutList, Timeouts } from './timeouts.js';
 
 export interface SchedulerSettings {
   readonly maxWorkers: number;
@@ -57,6 +57,7 @@ export class Scheduler implements SlotHost {
   readonly random: () => number;
   readonly usageOf: (result: unknown) => Usage | undefined;
   readonly abortGraceMs: number;
+  readonly graces: TimeoutList | null;
   /** Jobs queued and not cancelled. The queue may also hold cancelled ones (tombstones), skipped when reached. */
   #queued = 0;
   /** Slots held by a job: running, or timed out and still inside its grace. */
@@ -85,6 +86,7 @@ export class Scheduler implements SlotHost {
     this.random = settings.random;
     this.usageOf = settings.usageOf;
     this.abortGraceMs = settings.abortGraceMs;
+    this.graces = this.timeouts.listFor(settings.abortGraceMs, false, true);
     this.timeLeft = settings.deadline?.timeLeft ?? null;
     this.pause = new Pause(this);
     this.#cap = new Cap(settings.maxWorkers, settings.adaptive, this.events, () => this.#pump());

@@ -22,6 +22,8 @@ export interface SlotHost {
   /** The gate of the dispatcher's own async context. */
   readonly home: Gate;
   readonly abortGraceMs: number;
+  /** The expiry list of slots inside their grace after an abort: one timer for all of them. */
+  readonly graces: TimeoutList | null;
   /** Slots held now. */
   readonly running: number;
   /** Adaptive mode's count of cuts. */
@@ -89,6 +91,8 @@ export class Slot implements Runner, Expiring, Hopper {
   #timer: Timer = undefined;
   /** Which limit the running attempt's timeout stands for. */
   #cut: Cut = OWN;
+  /** Aborted, and holding the slot for the grace: its expiry list is the graces'. */
+  #inGrace = false;
   /** The gate whose async context this slot is running in now, if any. */
   #context: Gate | null = null;
   expiresAt = 0;
@@ -126,11 +130,22 @@ export class Slot implements Runner, Expiring, Hopper {
     const attempt = this.#attempt as Attempt;
     this.host.settle(job, { status, outcome: reason, error, final }, this.#inflight, this.#cuts, attempt);
     Attempt.abort(attempt, reason);
-    this.#timer = setTimer(this.host.abortGraceMs, onGrace, this);
+    // The grace runs in a shared list, as timeouts do: a batch timing out together sets one timer.
+    this.#inGrace = true;
+    const { graces } = this.host;
+    if (graces === null) {
+      this.#timer = setTimer(this.host.abortGraceMs, onGrace, this);
+    } else {
+      graces.add(this, now());
+    }
   }
 
-  /** The attempt's time is up (from its expiry list or its own timer). */
+  /** The attempt's time is up (from its expiry list or its own timer), or the grace after its abort. */
   expire(): void {
+    if (this.#inGrace) {
+      this.abandon();
+      return;
+    }
     const job = this.job as Job;
     this.#timer = undefined;
     if (this.#cut === DEADLINE_CUT) {
@@ -148,6 +163,7 @@ export class Slot implements Runner, Expiring, Hopper {
 
   /** The grace is over and the aborted function still runs: this slot is abandoned and a fresh one carries on. */
   abandon(): void {
+    this.#inGrace = false;
     const job = this.job as Job;
     // A retry of the job may be running on another slot by now.
     if (job.runner === this) {
@@ -287,6 +303,7 @@ export class Slot implements Runner, Expiring, Hopper {
   /** The slot lets go of `job` and is free for the next. */
   #free(job: Job): void {
     this.#disarm();
+    this.#inGrace = false;
     if (job.runner === this) {
       job.runner = null;
     }

@@ -96,9 +96,18 @@ const MAX_LISTS = 32;
 export class Timeouts {
   readonly #lists = new Map<number, TimeoutList>();
   #pinned: TimeoutList | null = null;
+  /** The list of slots inside their grace, apart from the attempts' lists (the same ms may be both). */
+  #graces: TimeoutList | null = null;
 
-  /** The list for `ms`, or null for `Infinity` and for values past the first `MAX_LISTS`. */
-  listFor(ms: number, pin = false): TimeoutList | null {
+  /**
+   * The list for `ms`, or null for `Infinity` and for values past the first `MAX_LISTS`. `pin` keeps it
+   * when idle (the dispatcher's own timeout); `grace` makes the one list of slots in their grace.
+   */
+  listFor(ms: number, pin = false, grace = false): TimeoutList | null {
+    if (grace) {
+      this.#graces = ms === Infinity ? null : new TimeoutList(ms);
+      return this.#graces;
+    }
     let list = this.#lists.get(ms);
     if (list === undefined && ms !== Infinity && this.#lists.size < MAX_LISTS) {
       list = new TimeoutList(ms);
@@ -112,6 +121,7 @@ export class Timeouts {
 
   /** The dispatcher is idle: no list holds a timer. */
   stop(): void {
+    this.#graces?.stop();
     for (const list of this.#lists.values()) {
       list.stop();
       if (list !== this.#pinned) {
