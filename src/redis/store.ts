@@ -1,53 +1,25 @@
 import { rateLimitSpecs, type ScopeSpecs } from '../policies/rate-limit.js';
-import { checkCount, checkNumber, checkOptions, checkString, invalidType } from '../validate.js';
+import { checkCount, checkOptions, checkString, invalidType } from '../validate.js';
 import { RedisLink } from './client.js';
-import { RedisReplyError } from './errors.js';
-import { type BucketField, FleetKeys } from './keys.js';
+import { FleetKeys } from './keys.js';
 import type { Admission, BudgetReached, Candidate, FleetBudget, FleetLimits, FleetStatus, RecordOp, Release, Renewal, TaskRecord } from './types.js';
 import * as scripts from './scripts.generated.js';
-
-/** One bucket as sent to Redis. */
-interface FleetBucket {
-  /** Its fields' prefix in the state hash. */
-  readonly id: string;
-  readonly key: string | undefined;
-  readonly field: BucketField;
-  /** 'r' takes one per request, 't' takes the cost in tokens. */
-  readonly kind: 'r' | 't';
-  readonly perMs: number;
-  readonly capacity: number;
-}
-
-const DEFAULT_LEASE_MS = 30_000;
-const DEFAULT_BUDGET_TTL_MS = 86_400_000;
-const DEFAULT_RESULT_TTL_MS = 86_400_000;
-
-/** Numbers travel as strings; Infinity as 'inf' (see scripts/lib/common.lua). */
-const encode = (n: number): string => (n === Infinity ? 'inf' : String(n));
-const decode = (s: string): number => (s === 'inf' ? Infinity : Number(s));
-
-const finiteAtLeast0 = (name: string, value: unknown): number =>
-  checkNumber(name, value, 'a finite number ≥ 0', (n) => n >= 0 && n !== Infinity);
-const finitePositive = (name: string, value: unknown): number =>
-  checkNumber(name, value, 'a finite number > 0', (n) => n > 0 && n !== Infinity);
-const cap = (name: string, value: unknown): number =>
-  value === undefined ? Infinity : checkNumber(name, value, 'a number ≥ 0', (n) => n >= 0);
-
-/** A script's reply as the strings it returns (ioredis and node-redis, RESP2 or RESP3, strings or Buffers). */
-function strings(script: string, reply: unknown, length: number): string[] {
-  if (!Array.isArray(reply) || reply.length < length) {
-    throw new RedisReplyError(script, `unexpected reply ${JSON.stringify(reply)}`, reply);
-  }
-  return reply.map(String);
-}
-
-const flags = (text: string): boolean[] => Array.from(text, (flag) => flag === '1');
-
-/** A random id for this process's leases; crypto where the runtime has it. */
-function instanceId(): string {
-  const random = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto?.randomUUID;
-  return random === undefined ? Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2) : random.call(globalThis.crypto);
-}
+import {
+  cap,
+  checkKey,
+  checkList,
+  decode,
+  DEFAULT_BUDGET_TTL_MS,
+  DEFAULT_LEASE_MS,
+  DEFAULT_RESULT_TTL_MS,
+  encode,
+  finiteAtLeast0,
+  finitePositive,
+  type FleetBucket,
+  flags,
+  instanceId,
+  strings,
+} from './wire.js';
 
 /**
  * One fleet's shared limits in Redis: leases for a fleet-wide cap, token buckets, a budget and a
@@ -312,19 +284,4 @@ export class FleetStore {
       buckets: buckets.map(({ key, field, capacity }, i) => ({ key, field, level: decode(reply[6 + i] as string), capacity })),
     };
   }
-}
-
-function checkList<T>(name: string, value: readonly T[]): readonly T[] {
-  if (!Array.isArray(value)) {
-    invalidType(name, 'an array', value);
-  }
-  return value;
-}
-
-/** A task key: any string, '' for none. */
-function checkKey(name: string, value: unknown): string {
-  if (typeof value !== 'string') {
-    invalidType(name, "a string ('' for no key)", value);
-  }
-  return value;
 }
