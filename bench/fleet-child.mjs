@@ -38,8 +38,8 @@ async function duta() {
   const started = performance.now();
   const results = await d.dispatch(until(started + job.seconds * 1_000, (i) => ({ id: `t${i}`, cost: job.cost, func: trivial })));
   const elapsed = (performance.now() - started) / 1_000;
-  // The last releases go out on their own call.
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // The last releases go out on their own call, before shutdown() resolves.
+  await d.shutdown();
   say({ tasks: results.filter((r) => r.success).length, elapsed, roundTrips: coordinator.roundTrips - tripsBefore });
   client.disconnect();
 }
@@ -107,6 +107,8 @@ async function llm() {
   const started = performance.now();
   const results = await d.dispatch(until(started + job.seconds * 1_000, (i) => ({ id: `q${i}`, func: (ctx) => call(i, ctx) })));
   say({ done: results.filter((r) => r.success).length, failed: results.filter((r) => !r.success).length, tooMany, elapsed: (performance.now() - started) / 1_000 });
+  // Before the client closes: the fleet slots of the last attempts are given back.
+  await d.shutdown();
   client?.disconnect();
 }
 

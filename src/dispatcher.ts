@@ -240,8 +240,8 @@ export class Dispatcher {
 
   /**
    * With a coordinator: resolves once every task accepted so far by `submit` and `dispatchNowait` is
-   * visible to every dispatcher of the fleet, and rejects when the coordinator cannot be reached within
-   * its time limit. Without one, resolves at once.
+   * visible to every dispatcher of the fleet, and the fleet slots of attempts that ended are given back,
+   * and rejects when the coordinator cannot be reached within its time limit. Without one, resolves at once.
    */
   flush(): Promise<void> {
     return this.#engine.scheduler.admission.records?.flush() ?? Promise.resolve();
@@ -274,8 +274,10 @@ export class Dispatcher {
 
   /**
    * Stops accepting work. `wait = true` lets everything queued and running finish; `wait = false`
-   * cancels queued tasks and aborts running ones. Resolves when no task holds a slot. Idempotent;
-   * `shutdown(false)` after `shutdown(true)` cancels what is left.
+   * cancels queued tasks and aborts running ones. Resolves when no task holds a slot and, with a
+   * coordinator, once what is still owed to it (fleet slots given back, records) is sent, or could not be
+   * within its time limit: close the Redis client after it. Idempotent; `shutdown(false)` after
+   * `shutdown(true)` cancels what is left.
    */
   shutdown(wait = true): Promise<void> {
     try {
@@ -290,7 +292,10 @@ export class Dispatcher {
       engine.stopFeeds();
       engine.cancel(engine.registry.unfinished(), new DOMException('The dispatcher shut down', 'AbortError'));
     }
-    return engine.idle();
+    const records = engine.scheduler.admission.records;
+    // Releases and records are sent a microtask after the attempts end: a client closed right after the
+    // last result would drop them, and the fleet would wait `leaseMs` for those slots.
+    return records === undefined ? engine.idle() : engine.idle().then(() => records.flush().catch(() => undefined));
   }
 
   /** Resolves when nothing is queued, running or waiting to retry, and no slot is held (timed-out tasks inside their grace included). */

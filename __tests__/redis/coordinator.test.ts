@@ -187,6 +187,40 @@ describeRedis('redisCoordinator in one process', () => {
     }
   }, 20_000);
 
+  test("shutdown() gives the last attempts' fleet slots back before it resolves: a client closed right after leaves no lease behind", async () => {
+    // A client whose calls take 40 ms to leave and that refuses them once closed, as a client does on
+    // disconnect(): the release of the last attempt is still on its way when the batch resolves.
+    const closeAfter = async (settle: (d: Dispatcher) => Promise<unknown>): Promise<number> => {
+      const name = nextName();
+      const connection = await ioredis.connect(redis.server.port);
+      open.push(connection);
+      const real = connection.client as { evalsha(...args: unknown[]): Promise<unknown>; eval(...args: unknown[]): Promise<unknown> };
+      let closed = false;
+      const slow =
+        (method: 'evalsha' | 'eval') =>
+        async (...args: unknown[]): Promise<unknown> => {
+          await new Promise((resolve) => setTimeout(resolve, 40));
+          if (closed) {
+            throw new Error('Connection is closed.');
+          }
+          return real[method](...args);
+        };
+      const client = { evalsha: slow('evalsha'), eval: slow('eval') } as unknown as typeof connection.client;
+      const d = new Dispatcher({ maxWorkers: 2, coordinator: redisCoordinator({ client, name, maxWorkers: 2 }) });
+      const results = await d.dispatch([{ id: 'a', func: async () => 'a' }]);
+      expect(results[0]?.status).toBe('done');
+      await settle(d);
+      closed = true;
+      const watcher = await ioredis.connect(redis.server.port);
+      open.push(watcher);
+      return (await (watcher.client as unknown as { zcard(key: string): Promise<number> }).zcard(`{duta:${name}}:leases`)) as number;
+    };
+    // Closed as soon as the batch resolves, the release is lost: the slot stays held for leaseMs.
+    expect(await closeAfter(async () => undefined)).toBe(1);
+    // shutdown() sends it first.
+    expect(await closeAfter((d) => d.shutdown())).toBe(0);
+  }, 20_000);
+
   test('bad options are refused before anything touches Redis, naming the field', () => {
     const client = { evalsha: async () => 0, eval: async () => 0 };
     expect(() => redisCoordinator({ client, name: '' })).toThrow(new RangeError('Expected `name` to be a non-empty string, got "" (string)'));

@@ -25,6 +25,8 @@ export class Instance {
   readonly #exited: Promise<void>;
   /** It failed to report in time: it is being killed, and no test may take it. */
   #broken = false;
+  /** A scenario armed here has not reported yet (a test that failed early left it running). */
+  #busy = false;
 
   private constructor(readonly skewMs: number) {
     this.#child = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
@@ -62,7 +64,7 @@ export class Instance {
   }
 
   get alive(): boolean {
-    return !this.#broken && this.#child.exitCode === null && this.#child.signalCode === null;
+    return !this.#broken && !this.#busy && this.#child.exitCode === null && this.#child.signalCode === null;
   }
 
   #next<T extends Message['type']>(type: T, timeoutMs = Infinity): Promise<Extract<Message, { type: T }>> {
@@ -104,8 +106,14 @@ export class Instance {
     await this.#next('armed', 20_000);
     // Long enough for any scenario here: a report that never comes is a task left without a result.
     const done = this.#next('done', 25_000);
+    this.#busy = true;
     // A test that kills the instance does not wait for its report.
-    done.catch(() => undefined);
+    done.then(
+      () => {
+        this.#busy = false;
+      },
+      () => undefined,
+    );
     return { go: () => void this.#child.stdin!.write('go\n'), done };
   }
 
@@ -133,7 +141,10 @@ export class Instances {
   /** `count` live instances whose clocks are `skewMs` off, started as needed. */
   async take(count: number, skewMs = 0): Promise<Instance[]> {
     for (let i = this.#all.length - 1; i >= 0; i--) {
-      if (!(this.#all[i] as Instance).alive) {
+      const instance = this.#all[i] as Instance;
+      if (!instance.alive) {
+        // One still busy with a failed test's scenario would answer this test with that one's report.
+        void instance.kill();
         this.#all.splice(i, 1);
       }
     }

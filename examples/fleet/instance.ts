@@ -74,5 +74,7 @@ for await (const line of createInterface({ input: process.stdin })) {
   );
   progress.finished = true;
   report();
+  // Before the client closes: the fleet slots of the last attempts are given back at once.
+  await dispatcher.shutdown();
 }
 redis.disconnect();
