@@ -16,6 +16,34 @@ const httpError = (status: number, headers: Record<string, string> = {}) =>
   Object.assign(new Error(`HTTP ${status}`), { status, headers: new Headers(headers) });
 
 describe('retries and the pause', () => {
+  test('a pause whose timer fires before the clock reaches its end (a busy event-loop turn) waits out the rest', async () => {
+    // Timers count from the loop's cached time: in a busy turn the clock is already 5 ms past it, so a
+    // timer set then for the pause's 100 ms fires 5 ms before the pause ends by the clock.
+    jest.useFakeTimers({ doNotFake: ['performance'] });
+    let busy = 5;
+    const fake = jest.spyOn(performance, 'now').mockImplementation(() => Date.now() + busy);
+    try {
+      const d = new Dispatcher({ maxWorkers: 1 });
+      const events: string[] = [];
+      d.on('pause', () => events.push('pause'));
+      d.on('resume', () => events.push('resume'));
+      const t0 = Date.now();
+      d.pauseFor(100);
+      let ranAt = -1;
+      const pending = d.dispatch([{ id: 'a', func: () => { ranAt = Date.now() - t0; } }]);
+      busy = 0;
+      await advance(100);
+      expect(ranAt).toBe(-1);
+      expect(events).toEqual(['pause']);
+      await advance(5);
+      expect(events).toEqual(['pause', 'resume']);
+      await pending;
+      expect(ranAt).toBe(105);
+    } finally {
+      fake.mockRestore();
+    }
+  });
+
   test('a rate-limit pause holds no timer once the work is done, so the process can exit; it still delays later work', async () => {
     const d = new Dispatcher();
     const t0 = Date.now();

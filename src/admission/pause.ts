@@ -80,9 +80,22 @@ export class Pause {
     if (left <= 0) {
       this.#resume();
     } else {
-      this.#timer = setTimer(left, this.#resume, undefined);
+      this.#timer = setTimer(left, this.#due, undefined);
     }
   }
+
+  /**
+   * The timer fired. Timers count from the event loop's cached time, which a busy turn leaves behind the
+   * clock: one may fire a little before the pause ends, and then waits out the rest rather than resume early.
+   */
+  readonly #due = (): void => {
+    const left = this.#until - now();
+    if (left > 0) {
+      this.#timer = setTimer(left, this.#due, undefined);
+    } else {
+      this.#resume();
+    }
+  };
 
   /** The dispatcher is idle: no timer is held. */
   stop(): void {
