@@ -1,37 +1,19 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { generateText, streamText } from 'ai';
 import { readAiSdkStream } from '../../src/clients/index.js';
 import { Dispatcher, type TaskContext } from '../../src/index.js';
-import { type MockLlm, type MockLlmOptions, startMockLlm } from '../../src/testing/index.js';
+import type { MockLlmOptions } from '../../src/testing/index.js';
 import { until } from '../helpers.js';
+import { useMockServers } from './mock-servers.js';
 
 // The Vercel AI SDK (ai 6 with @ai-sdk/openai-compatible 2) against the mock server over real sockets on
 // 127.0.0.1, with the dispatcher's defaults and a user's obvious code: the server is the witness. Real time:
 // bounds carry wide slack, and each test has its own server.
-const servers: MockLlm[] = [];
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-beforeAll(() => {
-  process.on('unhandledRejection', onUnhandled);
-});
-afterAll(async () => {
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  process.off('unhandledRejection', onUnhandled);
-  expect(unhandled).toEqual([]);
-});
-afterEach(async () => {
-  for (const server of servers.splice(0)) {
-    await server.close();
-    expect(server.stats().connections).toBe(0);
-  }
-});
+const startServer = useMockServers();
 
 async function setUp(options: MockLlmOptions) {
-  const server = await startMockLlm(options);
-  servers.push(server);
+  const server = await startServer(options);
   const provider = createOpenAICompatible({ name: 'mock', baseURL: server.url, apiKey: 'test-key', includeUsage: true });
   return { server, model: provider('mock-gpt') };
 }

@@ -1,37 +1,19 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import Anthropic from '@anthropic-ai/sdk';
 import { readAnthropicStream } from '../../src/clients/index.js';
 import { Dispatcher, type TaskContext } from '../../src/index.js';
-import { type MockLlm, type MockLlmOptions, startMockLlm } from '../../src/testing/index.js';
+import type { MockLlmOptions } from '../../src/testing/index.js';
 import { until } from '../helpers.js';
+import { useMockServers } from './mock-servers.js';
 
 // The Anthropic SDK (1.x) against the mock server's Messages API over real sockets on 127.0.0.1, with the
 // dispatcher's defaults and a user's obvious code: the server is the witness. Real time: bounds carry
 // wide slack, and each test has its own server.
-const servers: MockLlm[] = [];
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-beforeAll(() => {
-  process.on('unhandledRejection', onUnhandled);
-});
-afterAll(async () => {
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  process.off('unhandledRejection', onUnhandled);
-  expect(unhandled).toEqual([]);
-});
-afterEach(async () => {
-  for (const server of servers.splice(0)) {
-    await server.close();
-    expect(server.stats().connections).toBe(0);
-  }
-});
+const startServer = useMockServers();
 
 /** `maxRetries` is the SDK's own (2 by default); duta's retries go around it. */
 async function setUp(options: MockLlmOptions, maxRetries?: number) {
-  const server = await startMockLlm(options);
-  servers.push(server);
+  const server = await startServer(options);
   const client = new Anthropic({ baseURL: server.anthropicUrl, apiKey: 'test-key', ...(maxRetries !== undefined && { maxRetries }) });
   return { server, client };
 }

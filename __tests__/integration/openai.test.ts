@@ -1,34 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import OpenAI from 'openai';
 import { Dispatcher, type DispatchResult, type TaskContext } from '../../src/index.js';
-import { type MockLlm, type MockLlmOptions, startMockLlm } from '../../src/testing/index.js';
+import type { MockLlm, MockLlmOptions } from '../../src/testing/index.js';
 import { until } from '../helpers.js';
+import { useMockServers } from './mock-servers.js';
 
 // The real openai SDK against the mock server over real sockets on 127.0.0.1: the server is the witness.
-const servers: MockLlm[] = [];
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-beforeAll(() => {
-  process.on('unhandledRejection', onUnhandled);
-});
-afterAll(async () => {
-  // Give any late rejection a turn to surface before checking that none went unhandled.
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  process.off('unhandledRejection', onUnhandled);
-  expect(unhandled).toEqual([]);
-});
-afterEach(async () => {
-  for (const server of servers.splice(0)) {
-    await server.close();
-    expect(server.stats().connections).toBe(0);
-  }
-});
+const startServer = useMockServers();
 
 async function setUp(options: MockLlmOptions): Promise<{ server: MockLlm; client: OpenAI }> {
-  const server = await startMockLlm(options);
-  servers.push(server);
+  const server = await startServer(options);
   // No SDK retries: every failure must surface as a result.
   const client = new OpenAI({ baseURL: server.url, apiKey: 'test-key', maxRetries: 0 });
   return { server, client };

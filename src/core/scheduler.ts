@@ -86,7 +86,7 @@ export class Scheduler implements SlotHost {
     this.random = settings.random;
     this.usageOf = settings.usageOf;
     this.abortGraceMs = settings.abortGraceMs;
-    this.graces = this.timeouts.listFor(settings.abortGraceMs, false, true);
+    this.graces = this.timeouts.gracesFor(settings.abortGraceMs);
     this.timeLeft = settings.deadline?.timeLeft ?? null;
     this.pause = new Pause(this);
     this.#cap = new Cap(settings.maxWorkers, settings.adaptive, this.events, () => this.#pump());

@@ -99,15 +99,14 @@ export class Timeouts {
   /** The list of slots inside their grace, apart from the attempts' lists (the same ms may be both). */
   #graces: TimeoutList | null = null;
 
-  /**
-   * The list for `ms`, or null for `Infinity` and for values past the first `MAX_LISTS`. `pin` keeps it
-   * when idle (the dispatcher's own timeout); `grace` makes the one list of slots in their grace.
-   */
-  listFor(ms: number, pin = false, grace = false): TimeoutList | null {
-    if (grace) {
-      this.#graces = ms === Infinity ? null : new TimeoutList(ms);
-      return this.#graces;
-    }
+  /** The one list of slots inside their grace after an abort, or null for an endless grace. */
+  gracesFor(ms: number): TimeoutList | null {
+    this.#graces = ms === Infinity ? null : new TimeoutList(ms);
+    return this.#graces;
+  }
+
+  /** The list for `ms`, or null for `Infinity` and for values past the first `MAX_LISTS`. `pin` keeps it when idle (the dispatcher's own timeout). */
+  listFor(ms: number, pin = false): TimeoutList | null {
     let list = this.#lists.get(ms);
     if (list === undefined && ms !== Infinity && this.#lists.size < MAX_LISTS) {
       list = new TimeoutList(ms);
